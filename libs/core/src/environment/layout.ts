@@ -1,0 +1,44 @@
+import * as path from 'node:path';
+
+/**
+ * Where things live in a self-contained environment, per OS. The root of a
+ * published environment is the interpreter's own prefix.
+ */
+export interface EnvironmentLayout {
+  os: 'posix' | 'windows';
+  /** Folder of the interpreter and console scripts, relative to the root. */
+  scriptsDir: string;
+  /** The stable interpreter entry point, relative to the root. */
+  python: string;
+  sitePackages(minor: string): string;
+  /** Folders holding .py files to byte-compile. */
+  libDirs(minor: string): string[];
+}
+
+export const POSIX_LAYOUT: EnvironmentLayout = {
+  os: 'posix',
+  scriptsDir: 'bin',
+  python: 'bin/python',
+  sitePackages: (minor) => `lib/python${minor}/site-packages`,
+  libDirs: (minor) => [`lib/python${minor}`],
+};
+
+export const WINDOWS_LAYOUT: EnvironmentLayout = {
+  os: 'windows',
+  scriptsDir: 'Scripts',
+  python: 'python.exe',
+  sitePackages: () => 'Lib/site-packages',
+  libDirs: () => ['Lib'],
+};
+
+export function hostLayout(): EnvironmentLayout {
+  return process.platform === 'win32' ? WINDOWS_LAYOUT : POSIX_LAYOUT;
+}
+
+export function pythonPath(root: string, layout: EnvironmentLayout = hostLayout()): string {
+  return path.join(root, ...layout.python.split('/'));
+}
+
+export function minorOf(version: string): string {
+  return version.split('.').slice(0, 2).join('.');
+}

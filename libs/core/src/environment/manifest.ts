@@ -1,0 +1,47 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { PydepotError } from '../errors';
+import { writeJsonAtomic } from '../fs/atomic';
+import { InstalledPackage } from './python';
+
+/** The manifest at the root of every built and published environment. */
+export const MANIFEST_FILE = 'pydepot.json';
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+export interface EnvironmentManifest {
+  schemaVersion: number;
+  name?: string;
+  description?: string;
+  /** Content-derived id (tree hash prefix); the published folder name. */
+  version?: string;
+  /** Full tree hash the version is cut from. */
+  contentHash?: string;
+  /** Nx hash of the task that installed the packages (its inputs). */
+  inputHash?: string;
+  platform: string;
+  python: {
+    implementation: 'cpython';
+    version: string;
+    /** Where the interpreter came from: kind plus the source's own fields. */
+    source: { kind: string; [key: string]: unknown };
+  };
+  /** Relative to the environment root. */
+  entryPoints: { python: string; scriptsDir: string; sitePackages: string };
+  packages: InstalledPackage[];
+}
+
+export async function readManifest(root: string): Promise<EnvironmentManifest> {
+  const file = path.join(root, MANIFEST_FILE);
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as EnvironmentManifest;
+  } catch (error) {
+    throw new PydepotError(`cannot read ${file}: ${(error as Error).message}`, {
+      path: file,
+      hint: 'the previous stage did not complete: run the target again (e.g. `nx run <env>:pip-install`)',
+    });
+  }
+}
+
+export async function writeManifest(root: string, manifest: EnvironmentManifest): Promise<void> {
+  await writeJsonAtomic(path.join(root, MANIFEST_FILE), manifest);
+}

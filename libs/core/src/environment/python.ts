@@ -1,0 +1,30 @@
+import * as path from 'node:path';
+import { isolatedPythonEnv } from '../process/python-env';
+import { run, RunOptions, RunResult } from '../process/run';
+import { EnvironmentLayout, hostLayout, pythonPath } from './layout';
+
+/** Helper scripts shipped with the core library, run by the environment's own interpreter. */
+export const HELPERS_DIR = path.resolve(__dirname, '..', '..', 'python');
+
+/** Run the environment's interpreter, isolated from the machine's Python and pip settings. */
+export function runPython(root: string, args: string[], options: RunOptions = {}, layout: EnvironmentLayout = hostLayout()): Promise<RunResult> {
+  return run(pythonPath(root, layout), args, { env: isolatedPythonEnv(), ...options });
+}
+
+/** Byte-compile `dirs` (relative to root) into unchecked-hash pycs with root-relative names. */
+export async function compileBytecode(root: string, dirs: string[]): Promise<void> {
+  await runPython(root, ['-I', path.join(HELPERS_DIR, 'compile.py'), root, ...dirs], {
+    failure: 'byte-compiling failed',
+    hint: 'a package ships a .py file with a syntax error for this Python version: see the output above',
+  });
+}
+
+export interface InstalledPackage {
+  name: string;
+  version: string;
+}
+
+export async function listPackages(root: string): Promise<InstalledPackage[]> {
+  const { stdout } = await runPython(root, ['-I', path.join(HELPERS_DIR, 'packages.py')], { failure: 'cannot list installed packages' });
+  return JSON.parse(stdout) as InstalledPackage[];
+}

@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { walkTree } from '../fs/tree';
+
+/**
+ * pip writes console scripts with the absolute path of the interpreter that
+ * installed them (`#!/build/env/bin/python3.12`, or for long paths a
+ * `#!/bin/sh` + `'''exec' "/build/..."` preamble). We replace that preamble
+ * with one that execs the python next to the script's real location, so a
+ * script works from any mount point, through a symlink, and when itself
+ * symlinked elsewhere. The rest of the file is pip's, unchanged: the line
+ * below is both shell (exec) and Python (a string literal).
+ */
+export function trampolinePreamble(interpreter: string): string {
+  return [
+    '#!/bin/sh',
+    `'''exec' "$(dirname -- "$(realpath -- "$0" 2>/dev/null || printf '%s' "$0")")/${interpreter}" "$0" "$@"`,
+    "' '''",
+  ].join('\n');
+}
+
+/** Split a pip-written script into its interpreter's file name and its Python body; undefined if not one. */
+export function parseScript(text: string): { interpreter: string; body: string } | undefined {
+  const lines = text.split('\n');
+  const shebang = /^#!\s*(\/\S*\/)(python[\d.]*)\s*$/.exec(lines[0] ?? '');
+  if (shebang) return { interpreter: shebang[2], body: lines.slice(1).join('\n') };
+  if (lines[0]?.trim() === '#!/bin/sh' && lines[2] === "' '''") {
+    const exec = /^'''exec' "?(\/[^"]*\/)?(python[\d.]*)"? /.exec(lines[1] ?? '');
+    if (exec) return { interpreter: exec[2], body: lines.slice(3).join('\n') };
+  }
+  return undefined;
+}
+
+/** Rewrite every pip-written script in `scriptsDir` as a trampoline; returns the rewritten file names. */
+export async function makeScriptsRelocatable(root: string, scriptsDir: string, sitePackages: string): Promise<string[]> {
+  const dir = path.join(root, scriptsDir);
+  const rewritten: string[] = [];
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    const file = path.join(dir, name);
+    const st = await fs.lstat(file);
+    if (!st.isFile() || st.size > 1 << 20) continue;
+    const head = Buffer.alloc(2);
+    const handle = await fs.open(file, 'r');
+    await handle.read(head, 0, 2, 0);
+    await handle.close();
+    if (head.toString() !== '#!') continue;
+    const text = await fs.readFile(file, 'utf8');
+    const script = parseScript(text);
+    if (!script) continue;
+    const next = `${trampolinePreamble(script.interpreter)}\n${script.body}`;
+    if (next === text) continue;
+    const tmp = `${file}.pydepot-tmp`;
+    await fs.writeFile(tmp, next, { mode: st.mode | 0o111 });
+    await fs.rename(tmp, file);
+    rewritten.push(name);
+  }
+  if (rewritten.length) await updateRecords(root, scriptsDir, sitePackages, rewritten);
+  return rewritten;
+}
+
+/** Keep each RECORD's hash and size right for the scripts we rewrote, so `pip check`-style tools agree. */
+async function updateRecords(root: string, scriptsDir: string, sitePackages: string, names: string[]): Promise<void> {
+  const site = path.join(root, sitePackages);
+  const wanted = new Set(names.map((n) => path.join(root, scriptsDir, n)));
+  const records = (await walkTree(site, (rel, kind) => kind === 'dir' ? !rel.includes('/') && rel.endsWith('.dist-info') : /^[^/]+\.dist-info\/RECORD$/.test(rel)))
+    .filter((e) => e.kind === 'file');
+  for (const record of records) {
+    const file = path.join(site, record.rel);
+    const base = path.dirname(path.dirname(file));
+    const lines = (await fs.readFile(file, 'utf8')).split('\n');
+    let changed = false;
+    const next = await Promise.all(
+      lines.map(async (line) => {
+        const m = /^(.*),(sha256=[^,]*)?,(\d*)$/.exec(line);
+        if (!m) return line;
+        const target = path.resolve(base, m[1].replace(/^"|"$/g, ''));
+        if (!wanted.has(target)) return line;
+        const data = await fs.readFile(target);
+        changed = true;
+        const digest = createHash('sha256').update(data).digest('base64url');
+        return `${m[1]},sha256=${digest},${data.length}`;
+      }),
+    );
+    if (changed) {
+      const tmp = `${file}.pydepot-tmp`;
+      await fs.writeFile(tmp, next.join('\n'));
+      await fs.rename(tmp, file);
+    }
+  }
+}

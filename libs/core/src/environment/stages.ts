@@ -1,0 +1,110 @@
+import { resolveDistribution } from '../distribution';
+import { buildDirectoryAtomically } from '../fs/atomic';
+import { copyTree, hashTree } from '../fs/tree';
+import { getInstaller } from '../installer';
+import { hostPlatform } from '../interpreter/discover';
+import { makeRelocatable } from '../interpreter/relocate';
+import { EnvironmentSpec } from '../spec/environment';
+import { hostLayout, minorOf } from './layout';
+import { EnvironmentManifest, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, readManifest, writeManifest } from './manifest';
+import { compileBytecode, listPackages, runPython } from './python';
+import { makeScriptsRelocatable } from './scripts';
+
+/*
+ * The build, one function per Nx target. Each stage reads the previous
+ * stage's folder, works on a hard-linked copy in a temp sibling of its own
+ * output and renames it into place only when it succeeded: a failed stage
+ * leaves its previous output untouched. Every file a stage changes is
+ * rewritten through a new inode (temp + rename, as pip and compileall do), so
+ * the hard links never let a later stage alter an earlier one's output.
+ */
+
+export interface StageLog {
+  log: (message: string) => void;
+}
+
+/** unpack: a relocatable CPython prefix from the spec's distribution source. */
+export async function unpackDistribution(options: StageLog & { spec: EnvironmentSpec; outputPath: string; cacheDir: string }): Promise<EnvironmentManifest> {
+  const { spec, outputPath, log } = options;
+  const source = resolveDistribution(spec.python);
+  const layout = hostLayout();
+  return buildDirectoryAtomically(outputPath, async (tmp) => {
+    const unpacked = await source.unpack(tmp, { cacheDir: options.cacheDir, includeStdlibTests: spec.includeStdlibTests, log });
+    const minor = minorOf(unpacked.version);
+    await makeRelocatable(tmp, { minor, originalPrefix: unpacked.originalPrefix, log });
+    log(`byte-compiling the standard library (unchecked-hash)`);
+    await compileBytecode(tmp, layout.libDirs(minor));
+    const manifest: EnvironmentManifest = {
+      schemaVersion: MANIFEST_SCHEMA_VERSION,
+      platform: hostPlatform(),
+      python: { implementation: 'cpython', version: unpacked.version, source: unpacked.source },
+      entryPoints: { python: layout.python, scriptsDir: layout.scriptsDir, sitePackages: layout.sitePackages(minor) },
+      packages: [],
+    };
+    await writeManifest(tmp, manifest);
+    return manifest;
+  });
+}
+
+/** ensurepip: the interpreter's bundled pip, with relocatable scripts. */
+export async function bootstrapPip(options: StageLog & { inputPath: string; outputPath: string }): Promise<EnvironmentManifest> {
+  return derive(options, async (tmp, manifest) => {
+    options.log('installing pip with ensurepip');
+    await runPython(tmp, ['-m', 'ensurepip', '--default-pip'], { failure: 'ensurepip failed' });
+    return finishSitePackages(tmp, manifest);
+  });
+}
+
+/**
+ * venv: the isolated environment for one tool. In the self-contained layout
+ * (docs/RELOCATION.md) that is a private copy of the interpreter prefix with
+ * its own site-packages and stable entry points, named after the environment.
+ */
+export async function createEnvironment(options: StageLog & { inputPath: string; outputPath: string; name: string; description?: string }): Promise<EnvironmentManifest> {
+  return derive(options, async (tmp, manifest) => {
+    await makeRelocatable(tmp, { minor: minorOf(manifest.python.version), log: options.log });
+    return { ...manifest, name: options.name, description: options.description };
+  });
+}
+
+/** pip-install: the spec's packages, then the content-derived version id. */
+export async function installRequirements(
+  options: StageLog & { inputPath: string; outputPath: string; spec: EnvironmentSpec; cacheDir: string; installer?: string; inputHash?: string },
+): Promise<EnvironmentManifest> {
+  const { spec } = options;
+  return derive(options, async (tmp, manifest) => {
+    const count = spec.packages.length + spec.requirements.length;
+    if (count) options.log(`installing ${spec.packages.join(', ') || 'requirements'} with pip`);
+    await getInstaller(options.installer).install(tmp, {
+      packages: spec.packages,
+      requirementFiles: spec.requirements,
+      index: spec.index,
+      cacheDir: options.cacheDir,
+      environment: spec.name,
+      specFile: spec.file,
+    });
+    const next = await finishSitePackages(tmp, manifest);
+    const contentHash = await hashTree(tmp, (rel) => rel !== MANIFEST_FILE);
+    return { ...next, name: spec.name, description: spec.description, version: contentHash.slice(0, 16), contentHash, inputHash: options.inputHash };
+  });
+}
+
+async function derive(
+  options: { inputPath: string; outputPath: string },
+  work: (tmp: string, manifest: EnvironmentManifest) => Promise<EnvironmentManifest>,
+): Promise<EnvironmentManifest> {
+  const manifest = await readManifest(options.inputPath);
+  return buildDirectoryAtomically(options.outputPath, async (tmp) => {
+    await copyTree(options.inputPath, tmp, { link: true });
+    const next = await work(tmp, manifest);
+    await writeManifest(tmp, next);
+    return next;
+  });
+}
+
+async function finishSitePackages(root: string, manifest: EnvironmentManifest): Promise<EnvironmentManifest> {
+  const { scriptsDir, sitePackages } = manifest.entryPoints;
+  await makeScriptsRelocatable(root, scriptsDir, sitePackages);
+  await compileBytecode(root, [sitePackages]);
+  return { ...manifest, packages: await listPackages(root) };
+}

@@ -1,0 +1,57 @@
+/**
+ * Errors the user can act on. Only entry points (executors, CLIs) decide how an
+ * error is shown and what exit code follows; the library only throws.
+ */
+export class PydepotError extends Error {
+  /** What to do about it, shown on its own line. */
+  readonly hint?: string;
+  /** The file or folder the error is about, when there is one. */
+  readonly path?: string;
+
+  constructor(message: string, options: { hint?: string; path?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'PydepotError';
+    this.hint = options.hint;
+    this.path = options.path;
+  }
+}
+
+/** A child process failed; carries the tail of what it printed. */
+export class ProcessError extends PydepotError {
+  constructor(
+    message: string,
+    readonly command: string,
+    readonly exitCode: number | undefined,
+    readonly output: string,
+    options: { hint?: string; path?: string } = {},
+  ) {
+    super(message, options);
+    this.name = 'ProcessError';
+  }
+}
+
+export function isPydepotError(error: unknown): error is PydepotError {
+  return error instanceof PydepotError;
+}
+
+/** One readable block: message, process output (if any), hint. */
+export function formatError(error: unknown): string {
+  if (error instanceof ProcessError) {
+    const out = error.output.trim();
+    return [error.message, out && indent(out), error.hint && `hint: ${error.hint}`].filter(Boolean).join('\n');
+  }
+  if (error instanceof PydepotError) {
+    return [error.message, error.hint && `hint: ${error.hint}`].filter(Boolean).join('\n');
+  }
+  if (error instanceof Error) {
+    return `internal error: ${error.stack ?? error.message}`;
+  }
+  return `internal error: ${String(error)}`;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => `  | ${line}`)
+    .join('\n');
+}

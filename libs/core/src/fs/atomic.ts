@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+/** A unique sibling path of `target`, on the same filesystem so rename is atomic. */
+export function siblingTempPath(target: string, tag = 'tmp'): string {
+  const dir = path.dirname(target);
+  return path.join(dir, `.${path.basename(target)}.${tag}-${process.pid}-${randomBytes(3).toString('hex')}`);
+}
+
+/** Write a file so readers see the old or the new content, never a partial one. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = siblingTempPath(file);
+  try {
+    await fs.writeFile(tmp, data, mode === undefined ? undefined : { mode });
+    await fs.rename(tmp, file);
+  } catch (error) {
+    await fs.rm(tmp, { force: true });
+    throw error;
+  }
+}
+
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Build a directory in a temp sibling and move it into `target` only when
+ * `build` succeeds. A failure leaves `target` as it was and removes the temp.
+ * An existing `target` is moved aside first and deleted after the swap, so
+ * the window without a `target` is two renames long.
+ */
+export async function buildDirectoryAtomically<T>(target: string, build: (tmp: string) => Promise<T>): Promise<T> {
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  await removeStaleSiblings(target);
+  const tmp = siblingTempPath(target);
+  let result: T;
+  try {
+    result = await build(tmp);
+  } catch (error) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    throw error;
+  }
+  const old = siblingTempPath(target, 'old');
+  let moved = false;
+  try {
+    await fs.rename(target, old);
+    moved = true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await fs.rename(tmp, target);
+  if (moved) await fs.rm(old, { recursive: true, force: true });
+  return result;
+}
+
+/** Temp siblings left by a killed run of a previous build (never by a live one: pid differs). */
+async function removeStaleSiblings(target: string): Promise<void> {
+  const dir = path.dirname(target);
+  const prefix = `.${path.basename(target)}.`;
+  let entries: string[];
+  try {
+    entries = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  await Promise.all(
+    entries
+      .filter((name) => name.startsWith(prefix) && /\.(tmp|old)-\d+-[0-9a-f]{6}$/.test(name))
+      .filter((name) => !isLivePid(Number(/-(\d+)-[0-9a-f]{6}$/.exec(name)![1])))
+      .map((name) => fs.rm(path.join(dir, name), { recursive: true, force: true })),
+  );
+}
+
+function isLivePid(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

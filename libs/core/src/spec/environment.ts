@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PydepotError } from '../errors';
+import { validateJson } from './json-schema';
+import schema from './environment.schema.json';
+
+export const ENVIRONMENT_FILE = 'environment.json';
+export const DEFAULT_INDEX_URL = 'https://pypi.org/simple';
+
+/** What the `python` field asks for, normalised. New sources add a member here. */
+export type PythonRequest =
+  | { source: 'installed'; version: string }
+  | { source: 'archive'; archive: string; sha256: string };
+
+export interface IndexSettings {
+  url: string;
+  extraUrls: string[];
+  /** Absolute folders or URLs. */
+  findLinks: string[];
+  noIndex: boolean;
+}
+
+export interface EnvironmentSpec {
+  /** Absolute path of the environment.json it came from. */
+  file: string;
+  name: string;
+  description?: string;
+  python: PythonRequest;
+  packages: string[];
+  /** Absolute paths. */
+  requirements: string[];
+  index: IndexSettings;
+  includeStdlibTests: boolean;
+  verify: { imports: string[]; commands: string[][] };
+  publish: { depot?: string };
+}
+
+/** Read and validate an environment.json. Errors name the file and the field. */
+export function loadEnvironmentSpec(file: string, name = path.basename(path.dirname(path.resolve(file)))): EnvironmentSpec {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (error) {
+    throw new PydepotError(`cannot read environment spec ${abs}: ${(error as Error).message}`, {
+      path: abs,
+      hint: `each environment needs an ${ENVIRONMENT_FILE} (see docs/ENVIRONMENTS.md)`,
+    });
+  }
+  return parseEnvironmentSpec(text, abs, name);
+}
+
+export function parseEnvironmentSpec(text: string, file: string, name: string): EnvironmentSpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new PydepotError(`${file}: not valid JSON: ${(error as Error).message}`, {
+      path: file,
+      hint: 'fix the JSON syntax (an editor that knows environment.schema.json points at it)',
+    });
+  }
+  const issues = validateJson(raw, schema);
+  if (issues.length > 0) {
+    const lines = issues.map((i) => `  - field "${i.field}" ${i.message}`);
+    throw new PydepotError(`${file}: invalid environment spec:\n${lines.join('\n')}`, {
+      path: file,
+      hint: 'see libs/core/src/spec/environment.schema.json for every field and its allowed values',
+    });
+  }
+  const spec = raw as Record<string, any>;
+  const dir = path.dirname(file);
+  const fromHere = (p: string) => (isUrl(p) ? p : path.resolve(dir, p));
+  const python: PythonRequest =
+    typeof spec.python === 'string'
+      ? { source: 'installed', version: spec.python }
+      : 'archive' in spec.python
+        ? { source: 'archive', archive: fromHere(spec.python.archive), sha256: spec.python.sha256 }
+        : { source: 'installed', version: spec.python.version };
+  return {
+    file,
+    name,
+    description: spec.description,
+    python,
+    packages: spec.packages ?? [],
+    requirements: (spec.requirements ?? []).map((r: string) => path.resolve(dir, r)),
+    index: {
+      url: spec.index?.url ?? DEFAULT_INDEX_URL,
+      extraUrls: spec.index?.extraUrls ?? [],
+      findLinks: (spec.index?.findLinks ?? []).map(fromHere),
+      noIndex: spec.index?.noIndex ?? false,
+    },
+    includeStdlibTests: spec.includeStdlibTests ?? false,
+    verify: { imports: spec.verify?.imports ?? [], commands: spec.verify?.commands ?? [] },
+    publish: { depot: spec.publish?.depot },
+  };
+}
+
+export function isUrl(p: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p);
+}

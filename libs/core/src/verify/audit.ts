@@ -1,0 +1,70 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { isInside } from '../distribution/extract';
+import { mapLimit, walkTree } from '../fs/tree';
+
+export interface AuditFinding {
+  /** Relative to the audited root. */
+  path: string;
+  reason: string;
+  hint: string;
+}
+
+/**
+ * Look for anything that ties an environment to the machine it was built on:
+ * occurrences of `needles` (the workspace, build and source-interpreter
+ * paths) in any file, text or binary, and symlinks that are absolute or lead
+ * outside the tree.
+ */
+export async function auditTree(root: string, needles: string[]): Promise<AuditFinding[]> {
+  const patterns = [...new Set(needles.filter((n) => n.length > 1).map((n) => n.replace(/[\\/]+$/, '')))].map((n) => ({ text: n, bytes: Buffer.from(n) }));
+  const entries = await walkTree(root);
+  const findings: AuditFinding[] = [];
+  await mapLimit(entries, 16, async (e) => {
+    const abs = path.join(root, e.rel);
+    if (e.kind === 'symlink') {
+      const target = await fs.readlink(abs);
+      if (path.isAbsolute(target)) findings.push({ path: e.rel, reason: `absolute symlink to ${target}`, hint: 'make it relative to its own folder' });
+      else if (!isInside(root, path.resolve(path.dirname(abs), target)))
+        findings.push({ path: e.rel, reason: `symlink to ${target} leads outside the environment`, hint: 'copy the target into the environment or drop the link' });
+      return;
+    }
+    if (e.kind !== 'file') return;
+    const data = await fs.readFile(abs);
+    for (const p of patterns) {
+      const at = data.indexOf(p.bytes);
+      if (at < 0) continue;
+      findings.push({ path: e.rel, reason: `${describeFile(e.rel, data)} contains ${p.text}${context(data, at, p.bytes.length)}`, hint: hintFor(e.rel, data) });
+    }
+  });
+  return findings.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+export function formatFindings(findings: AuditFinding[]): string {
+  return findings.map((f) => `  - ${f.path}: ${f.reason}\n    hint: ${f.hint}`).join('\n');
+}
+
+function describeFile(rel: string, data: Buffer): string {
+  if (data.length > 4 && data.readUInt32BE(0) === 0x7f454c46) return 'ELF binary';
+  if (rel.endsWith('.pyc')) return 'bytecode';
+  if (data.subarray(0, 2).toString() === '#!') return 'script';
+  return data.subarray(0, 8000).includes(0) ? 'binary file' : 'text file';
+}
+
+function context(data: Buffer, at: number, length: number): string {
+  const start = data.lastIndexOf(10, at) + 1;
+  const end = data.indexOf(10, at + length);
+  const line = data.subarray(Math.max(start, at - 40), end < 0 ? at + length + 40 : Math.min(end, at + length + 40)).toString('utf8');
+  return /^[\x20-\x7e\t]*$/.test(line) ? `: "${line.trim()}"` : '';
+}
+
+function hintFor(rel: string, data: Buffer): string {
+  const base = path.basename(rel);
+  if (data.subarray(0, 2).toString() === '#!') return 'a console script with an absolute shebang: reinstall through pydepot so it becomes a relative trampoline';
+  if (rel.endsWith('.pyc')) return 'bytecode compiled with an absolute co_filename: recompile with the environment root stripped';
+  if (base === 'direct_url.json') return 'installed from a path or URL: install by name from an index or find-links folder';
+  if (rel.endsWith('.pth')) return 'a .pth line with an absolute path: make it relative to site-packages';
+  if (base.startsWith('_sysconfigdata')) return 'sysconfig data with the build prefix: it must resolve the prefix from its own file';
+  if (data.length > 4 && data.readUInt32BE(0) === 0x7f454c46) return 'an ELF RUNPATH or string with the build path: set RUNPATH to $ORIGIN-relative';
+  return 'replace the absolute path with one relative to the environment root';
+}

@@ -1,0 +1,64 @@
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EnvironmentLayout, hostLayout, pythonPath } from '../environment/layout';
+import { formatError, PydepotError } from '../errors';
+import { isolatedPythonEnv } from '../process/python-env';
+import { run } from '../process/run';
+
+export interface SmokeChecks {
+  imports: string[];
+  commands: string[][];
+}
+
+const IMPORT_PROBE = `
+import importlib, json, sys
+failed = {}
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as error:
+        failed[name] = "%s: %s" % (type(error).__name__, error)
+print(json.dumps(failed))
+`;
+
+/**
+ * Run an environment's smoke checks from outside any build folder (cwd is the
+ * temp dir, PATH starts with the environment's scripts). Collects every
+ * failure before throwing, so one run shows them all.
+ */
+export async function runSmokeChecks(root: string, checks: SmokeChecks, layout: EnvironmentLayout = hostLayout()): Promise<string[]> {
+  const scripts = path.join(root, layout.scriptsDir);
+  const env = { ...isolatedPythonEnv(), PATH: [scripts, process.env.PATH ?? ''].join(path.delimiter) };
+  const passed: string[] = [];
+  const failures: string[] = [];
+  if (checks.imports.length) {
+    const { stdout } = await run(pythonPath(root, layout), ['-c', IMPORT_PROBE, ...checks.imports], { env, cwd: os.tmpdir(), failure: 'the import check could not run' });
+    const failed = JSON.parse(stdout) as Record<string, string>;
+    for (const name of checks.imports) {
+      if (failed[name]) failures.push(`import ${name}: ${failed[name]}`);
+      else passed.push(`import ${name}`);
+    }
+  }
+  for (const argv of checks.commands) {
+    const [command, ...args] = argv;
+    const exe = command === 'python' ? pythonPath(root, layout) : path.join(scripts, command);
+    if (!existsSync(exe)) {
+      failures.push(`${argv.join(' ')}: "${command}" is not in ${scripts}`);
+      continue;
+    }
+    try {
+      await run(exe, args, { env, cwd: os.tmpdir(), failure: `${argv.join(' ')} failed`, tailLines: 10 });
+      passed.push(argv.join(' '));
+    } catch (error) {
+      failures.push(formatError(error));
+    }
+  }
+  if (failures.length) {
+    throw new PydepotError(`smoke checks failed for ${root}:\n${failures.map((f) => `  - ${f}`).join('\n')}`, {
+      path: root,
+      hint: 'fix the packages or the "verify" checks in the environment spec, then publish again',
+    });
+  }
+  return passed;
+}

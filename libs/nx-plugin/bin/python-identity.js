@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// Nx runtime input: prints what identifies the Python an environment is built
+// from (source, version, platform, binary fingerprint), so a different
+// interpreter or host OS never restores another's build from the cache.
+require('@swc-node/register');
+const { distributionIdentity } = require('../../core/src/distribution');
+process.stdout.write(`${distributionIdentity(process.argv[2])}\n`);

@@ -1,0 +1,6 @@
+export interface EnsurepipExecutorSchema {
+  environment?: string;
+  buildDir?: string;
+  inputPath?: string;
+  outputPath?: string;
+}

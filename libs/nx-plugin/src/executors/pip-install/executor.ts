@@ -1,0 +1,19 @@
+import type { ExecutorContext } from '@nx/devkit';
+import { installRequirements } from '@pydepot/core';
+import { runExecutor } from '../../utils/run-executor';
+import type { PipInstallExecutorSchema } from './schema';
+
+export default async function pipInstallExecutor(options: PipInstallExecutorSchema, context: ExecutorContext) {
+  return runExecutor('pip-install', options, context, async (env) => {
+    const manifest = await installRequirements({
+      inputPath: env.previousStage('pip-install', options.inputPath),
+      outputPath: env.stage('pip-install', options.outputPath),
+      spec: env.spec(),
+      cacheDir: env.cacheDir,
+      installer: options.installer,
+      inputHash: env.taskHash,
+      log: env.log,
+    });
+    env.log(`version ${manifest.version}: ${manifest.packages.map((p) => `${p.name}==${p.version}`).join(' ')}`);
+  });
+}

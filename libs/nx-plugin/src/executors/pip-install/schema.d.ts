@@ -1,0 +1,7 @@
+export interface PipInstallExecutorSchema {
+  environment?: string;
+  buildDir?: string;
+  inputPath?: string;
+  outputPath?: string;
+  installer?: 'pip';
+}

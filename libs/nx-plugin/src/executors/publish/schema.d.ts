@@ -1,0 +1,6 @@
+export interface PublishExecutorSchema {
+  environment?: string;
+  buildDir?: string;
+  inputPath?: string;
+  depot?: string;
+}

@@ -1,0 +1,5 @@
+export interface UnpackExecutorSchema {
+  environment?: string;
+  buildDir?: string;
+  outputPath?: string;
+}

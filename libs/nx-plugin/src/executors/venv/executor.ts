@@ -1,0 +1,17 @@
+import type { ExecutorContext } from '@nx/devkit';
+import { createEnvironment } from '@pydepot/core';
+import { runExecutor } from '../../utils/run-executor';
+import type { VenvExecutorSchema } from './schema';
+
+export default async function venvExecutor(options: VenvExecutorSchema, context: ExecutorContext) {
+  return runExecutor('venv', options, context, async (env) => {
+    const spec = env.spec();
+    await createEnvironment({
+      inputPath: env.previousStage('venv', options.inputPath),
+      outputPath: env.stage('venv', options.outputPath),
+      name: spec.name,
+      description: spec.description,
+      log: env.log,
+    });
+  });
+}

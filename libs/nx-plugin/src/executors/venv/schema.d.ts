@@ -1,0 +1,6 @@
+export interface VenvExecutorSchema {
+  environment?: string;
+  buildDir?: string;
+  inputPath?: string;
+  outputPath?: string;
+}

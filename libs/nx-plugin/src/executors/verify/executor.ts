@@ -1,0 +1,18 @@
+import type { ExecutorContext } from '@nx/devkit';
+import { verifyPublished, resolveDepot } from '@pydepot/core';
+import { runExecutor } from '../../utils/run-executor';
+import type { VerifyExecutorSchema } from './schema';
+
+export default async function verifyExecutor(options: VerifyExecutorSchema, context: ExecutorContext) {
+  return runExecutor('verify', options, context, async (env) => {
+    const spec = env.spec();
+    const result = await verifyPublished({
+      spec,
+      depot: resolveDepot({ specDepot: spec.publish.depot, workspaceDefault: options.depot, workspaceRoot: env.workspaceRoot }),
+      buildPath: env.stage('pip-install', options.inputPath),
+      forbiddenPaths: options.audit === false ? undefined : [env.workspaceRoot, env.abs(options.buildDir ?? 'dist/pydepot')],
+      log: env.log,
+    });
+    env.log(`${result.location}: ${result.passed.length} checks passed${result.audited ? ', audit clean' : ''}`);
+  });
+}

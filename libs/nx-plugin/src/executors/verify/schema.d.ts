@@ -1,0 +1,7 @@
+export interface VerifyExecutorSchema {
+  environment?: string;
+  buildDir?: string;
+  inputPath?: string;
+  depot?: string;
+  audit?: boolean;
+}

@@ -1,0 +1,62 @@
+import type { ExecutorContext } from '@nx/devkit';
+import * as path from 'node:path';
+import { cacheDir, EnvironmentSpec, formatError, loadEnvironmentSpec } from '@pydepot/core';
+import { PREVIOUS, stagePath, StageTarget } from './paths';
+
+/** Options every pydepot executor understands (see each schema.json). */
+export interface CommonOptions {
+  environment?: string;
+  buildDir?: string;
+}
+
+export interface ExecutorEnv {
+  workspaceRoot: string;
+  project: string;
+  projectRoot: string;
+  spec(): EnvironmentSpec;
+  /** Absolute path from a workspace-relative (or absolute) one. */
+  abs(p: string): string;
+  stage(target: StageTarget, explicit?: string): string;
+  previousStage(target: Exclude<StageTarget, 'unpack'>, explicit?: string): string;
+  cacheDir: string;
+  log(message: string): void;
+  /** The Nx hash of the running task, recorded in manifests. */
+  taskHash?: string;
+}
+
+/**
+ * The whole of an executor's Nx-facing work: resolve options against the
+ * project, call one core function, and turn a thrown error into a readable
+ * message and `{ success: false }`. No build logic lives here.
+ */
+export async function runExecutor(
+  name: string,
+  options: CommonOptions,
+  context: ExecutorContext,
+  body: (env: ExecutorEnv) => Promise<void>,
+): Promise<{ success: boolean }> {
+  const project = context.projectName!;
+  const projectRoot = context.projectsConfigurations?.projects[project]?.root ?? '.';
+  const abs = (p: string) => path.resolve(context.root, p);
+  let spec: EnvironmentSpec | undefined;
+  const taskId = `${project}:${context.targetName}${context.configurationName ? `:${context.configurationName}` : ''}`;
+  const env: ExecutorEnv = {
+    workspaceRoot: context.root,
+    project,
+    projectRoot,
+    spec: () => (spec ??= loadEnvironmentSpec(abs(options.environment ?? path.join(projectRoot, 'environment.json')), project)),
+    abs,
+    stage: (target, explicit) => abs(explicit ?? stagePath(project, target, options.buildDir)),
+    previousStage: (target, explicit) => abs(explicit ?? stagePath(project, PREVIOUS[target], options.buildDir)),
+    cacheDir: cacheDir(),
+    log: (message) => console.log(`pydepot ${name} ${project}: ${message}`),
+    taskHash: context.taskGraph?.tasks[taskId]?.hash,
+  };
+  try {
+    await body(env);
+    return { success: true };
+  } catch (error) {
+    console.error(`\npydepot ${name} failed for ${project}:\n${formatError(error)}\n`);
+    return { success: false };
+  }
+}
