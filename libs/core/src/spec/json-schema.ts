@@ -25,8 +25,11 @@ function check(value: unknown, schema: Schema, root: Schema, at: string): Schema
     if (passing === 1) return [];
     if (passing > 1) return [{ field, message: 'matches more than one allowed form' }];
     // Report the alternative that got furthest (fewest issues, same type), else a summary.
-    const sameType = results.filter((_, i) => typeMatches(value, (schema.oneOf as Schema[])[i], root));
-    if (sameType.length === 1) return sameType[0];
+    // Report the alternative the value was evidently meant as: same type, and for
+    // objects, all of its required fields present (e.g. "archive" + "sha256").
+    const alternatives = schema.oneOf as Schema[];
+    const meant = results.filter((_, i) => typeMatches(value, alternatives[i], root) && hasRequired(value, alternatives[i], root));
+    if (meant.length === 1) return meant[0];
     const forms = (schema.oneOf as Schema[]).map((s) => describe(s, root)).join(' or ');
     return [{ field, message: `must be ${forms}` }];
   }
@@ -77,6 +80,12 @@ function typeMatches(value: unknown, schema: Schema, root: Schema): boolean {
   if (!schema.type) return true;
   const types: string[] = Array.isArray(schema.type) ? schema.type : [schema.type];
   return types.some((t) => (t === 'integer' ? Number.isInteger(value) : jsonType(value) === t));
+}
+
+function hasRequired(value: unknown, schema: Schema, root: Schema): boolean {
+  if (schema.$ref) return hasRequired(value, resolveRef(root, schema.$ref), root);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return true;
+  return (schema.required ?? []).every((key: string) => key in (value as object));
 }
 
 function describe(schema: Schema, root: Schema): string {

@@ -1,0 +1,57 @@
+import { DEFAULT_INDEX_URL } from '../spec/environment';
+import { PipInstaller, pipInstallArgs } from './pip';
+
+// Mock only the process boundary: what pip is asked to do, and in what environment.
+jest.mock('../process/run', () => ({ run: jest.fn(async () => ({ stdout: '', stderr: '' })) }));
+import { run } from '../process/run';
+
+const request = {
+  packages: ['pillow==11.0.0'],
+  requirementFiles: ['/ws/environments/x/requirements.txt'],
+  index: { url: DEFAULT_INDEX_URL, extraUrls: ['https://extra.test/simple'], findLinks: ['/ws/wheels'], noIndex: false },
+  cacheDir: '/cache',
+  environment: 'x',
+  specFile: '/ws/environments/x/environment.json',
+};
+
+describe('pip installer', () => {
+  it('passes only the spec\'s index settings, installs by name and never compiles with build paths', () => {
+    const args = pipInstallArgs(request);
+    expect(args).toEqual(expect.arrayContaining(['--isolated', '--no-compile', '--index-url', DEFAULT_INDEX_URL, '--extra-index-url', 'https://extra.test/simple', '--find-links', '/ws/wheels', '-r', '/ws/environments/x/requirements.txt', 'pillow==11.0.0']));
+    expect(pipInstallArgs({ ...request, index: { ...request.index, noIndex: true } })).toContain('--no-index');
+  });
+
+  it('refuses paths and URLs as packages (pip would record them absolutely)', () => {
+    expect(() => pipInstallArgs({ ...request, packages: ['/tmp/x.whl'] })).toThrow(/installed by name/);
+    expect(() => pipInstallArgs({ ...request, packages: ['--pre'] })).toThrow(/looks like a pip option/);
+  });
+
+  it('runs the environment\'s pip isolated from the machine\'s pip configuration', async () => {
+    const saved = { ...process.env };
+    process.env.PIP_FIND_LINKS = '/opt/wheels';
+    process.env.PIP_CONSTRAINT = '/etc/constraints.txt';
+    process.env.PYTHONPATH = '/somewhere';
+    process.env.HTTPS_PROXY = 'http://proxy.test:3128';
+    try {
+      await new PipInstaller().install('/env', request);
+    } finally {
+      process.env = saved;
+    }
+    const [file, args, options] = (run as jest.Mock).mock.calls[0];
+    expect(file).toBe('/env/bin/python');
+    expect(args.slice(0, 3)).toEqual(['-m', 'pip', 'install']);
+    const env = options.env as NodeJS.ProcessEnv;
+    expect(env.PIP_CONFIG_FILE).toBe('/dev/null');
+    expect(env.PIP_FIND_LINKS).toBeUndefined();
+    expect(env.PIP_CONSTRAINT).toBeUndefined();
+    expect(env.PYTHONPATH).toBeUndefined();
+    expect(env.HTTPS_PROXY).toBe('http://proxy.test:3128');
+    expect(env.PYTHONNOUSERSITE).toBe('1');
+  });
+
+  it('skips pip when there is nothing to install', async () => {
+    (run as jest.Mock).mockClear();
+    await new PipInstaller().install('/env', { ...request, packages: [], requirementFiles: [] });
+    expect(run).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { testdir } from '../../../../tools/testing';
+import { makeRelocatable, mapRunpathEntry, neutralPath, PREFIX_PLACEHOLDER } from './relocate';
+
+const OLD = '/opt/build/python-3.12.1';
+
+describe('relocation', () => {
+  it('maps RUNPATH entries inside the old prefix to $ORIGIN-relative ones', () => {
+    expect(mapRunpathEntry(`${OLD}/lib`, OLD, 'bin')).toBe('$ORIGIN/../lib');
+    expect(mapRunpathEntry(`${OLD}/lib`, OLD, 'lib')).toBe('$ORIGIN');
+    expect(mapRunpathEntry(`${OLD}/lib`, OLD, 'lib/python3.12/lib-dynload')).toBe('$ORIGIN/../..');
+    expect(mapRunpathEntry('/usr/lib/openssl', OLD, 'lib')).toBe('/usr/lib/openssl');
+    expect(mapRunpathEntry(`${OLD}-other/lib`, OLD, 'lib')).toBe(`${OLD}-other/lib`);
+  });
+
+  it('makes a same-length neutral path', () => {
+    for (const n of [5, 30, 31, 80]) expect(neutralPath(n)).toHaveLength(n);
+    expect(neutralPath(40).startsWith('/nonexistent-pydepot')).toBe(true);
+  });
+
+  it('rewrites sysconfig data, python-config and pkg-config files to find the prefix at run time', async () => {
+    const { dir, cleanup } = testdir({
+      'lib/python3.12/_sysconfigdata__linux_x86_64-linux-gnu.py': `build_time_vars = {'prefix': '${OLD}', 'LIBDIR': '${OLD}/lib', 'VERSION': '3.12', 'SIZE': 8}\n`,
+      'bin/python3.12-config': `#!/bin/sh\nprefix_real=$(installed_prefix "$0")\nprefix="${OLD}"\nLIBS="-L${OLD}/lib"\n`,
+      'lib/pkgconfig/python-3.12.pc': `prefix=${OLD}\nlibdir=${OLD}/lib\nincludedir=\${prefix}/include\n`,
+    });
+    try {
+      await makeRelocatable(dir, { minor: '3.12', originalPrefix: OLD, log: () => undefined });
+      const sysconfig = readFileSync(path.join(dir, 'lib/python3.12/_sysconfigdata__linux_x86_64-linux-gnu.py'), 'utf8');
+      expect(sysconfig).not.toContain(OLD);
+      expect(sysconfig).toContain(`'LIBDIR': '${PREFIX_PLACEHOLDER}/lib'`);
+      expect(readFileSync(path.join(dir, 'bin/python3.12-config'), 'utf8')).toContain('prefix="${prefix_real}"\nLIBS="-L${prefix_real}/lib"');
+      expect(readFileSync(path.join(dir, 'lib/pkgconfig/python-3.12.pc'), 'utf8')).toBe('prefix=${pcfiledir}/../..\nlibdir=${prefix}/lib\nincludedir=${prefix}/include\n');
+    } finally {
+      cleanup();
+    }
+  });
+});

@@ -1,0 +1,67 @@
+import * as path from 'node:path';
+import { testdir } from '../../../../tools/testing';
+import { PydepotError } from '../errors';
+import { DEFAULT_INDEX_URL, loadEnvironmentSpec, parseEnvironmentSpec } from './environment';
+
+const parse = (value: unknown) => parseEnvironmentSpec(JSON.stringify(value), '/ws/environments/tool/environment.json', 'tool');
+
+function errorOf(fn: () => unknown): PydepotError {
+  try {
+    fn();
+  } catch (error) {
+    return error as PydepotError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('environment spec', () => {
+  it('normalises a version string to an installed-CPython request and fills defaults', () => {
+    const spec = parse({ python: '3.12', packages: ['pillow==11.0.0'], requirements: ['requirements.txt'] });
+    expect(spec.python).toEqual({ source: 'installed', version: '3.12' });
+    expect(spec.requirements).toEqual(['/ws/environments/tool/requirements.txt']);
+    expect(spec.index).toEqual({ url: DEFAULT_INDEX_URL, extraUrls: [], findLinks: [], noIndex: false });
+    expect(spec.includeStdlibTests).toBe(false);
+    expect(spec.name).toBe('tool');
+  });
+
+  it('resolves an archive path relative to the spec and keeps URLs as they are', () => {
+    const sha256 = 'a'.repeat(64);
+    expect(parse({ python: { archive: 'py.tar.gz', sha256 } }).python).toEqual({ source: 'archive', archive: '/ws/environments/tool/py.tar.gz', sha256 });
+    expect(parse({ python: { archive: 'https://example.test/py.tar.gz', sha256 } }).python).toMatchObject({ archive: 'https://example.test/py.tar.gz' });
+  });
+
+  it('names the file and the field of every problem', () => {
+    const error = errorOf(() => parse({ python: 3.12, packages: 'pillow', verify: { imports: ['ok', 'not ok'] }, colour: 'red' }));
+    expect(error.message).toContain('/ws/environments/tool/environment.json');
+    expect(error.message).toContain('field "python"');
+    expect(error.message).toContain('field "packages" must be an array, got string');
+    expect(error.message).toContain('field "verify.imports[1]"');
+    expect(error.message).toContain('field "colour" is not a known field');
+    expect(error.hint).toMatch(/environment.schema.json/);
+  });
+
+  it('requires a well-formed sha256 for archives', () => {
+    const error = errorOf(() => parse({ python: { archive: 'x.tar.gz', sha256: 'abc' } }));
+    expect(error.message).toContain('field "python.sha256"');
+  });
+
+  it('rejects a missing python field and a version that is not a CPython 3 version', () => {
+    expect(errorOf(() => parse({ packages: [] })).message).toContain('field "python" is required');
+    expect(errorOf(() => parse({ python: '2.7' })).message).toMatch(/field "python".*does not match/);
+  });
+
+  it('reports JSON syntax errors with the file name', () => {
+    const { dir, cleanup } = testdir({ 'environments/bad/environment.json': '{ "python": "3.12", }' });
+    try {
+      const error = errorOf(() => loadEnvironmentSpec(path.join(dir, 'environments/bad/environment.json')));
+      expect(error.message).toContain(path.join(dir, 'environments/bad/environment.json'));
+      expect(error.message).toContain('not valid JSON');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('names a missing spec file', () => {
+    expect(errorOf(() => loadEnvironmentSpec('/nowhere/environment.json')).message).toContain('/nowhere/environment.json');
+  });
+});

@@ -1,0 +1,65 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** A temp folder filled from an inline map of files; removed by `cleanup()`. */
+export function testdir(files: Record<string, string | Buffer> = {}, prefix = 'pydepot-test-'): { dir: string; cleanup(): void } {
+  const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), prefix)));
+  writeFiles(dir, files);
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function writeFiles(dir: string, files: Record<string, string | Buffer>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const file = path.join(dir, rel);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, content);
+  }
+}
+
+/** The pyenv CPython of a minor version on this machine (tests that need one skip nothing: they fail loudly). */
+export function pyenvPython(minor: string): string {
+  const root = process.env.PYENV_ROOT || path.join(os.homedir(), '.pyenv');
+  const out = execFileSync('bash', ['-c', `ls -d ${root}/versions/${minor}.* | sort -V | tail -1`]).toString().trim();
+  if (!out) throw new Error(`CPython ${minor} is not installed under ${root}/versions`);
+  return path.join(out, 'bin', `python${minor}`);
+}
+
+/** Run a Python snippet with a pyenv interpreter (used to craft archives and wheels). */
+export function python(code: string, args: string[] = [], minor = '3.12'): string {
+  return execFileSync(pyenvPython(minor), ['-c', code, ...args], { env: { PATH: process.env.PATH ?? '' } }).toString();
+}
+
+/**
+ * Write a minimal pure-Python wheel (with an optional console script) into
+ * `dir`, so install tests need no network.
+ */
+export function makeWheel(dir: string, name: string, version: string, options: { module?: string; script?: string } = {}): string {
+  const code = `
+import base64, hashlib, os, sys, zipfile
+out, name, version, module, script = sys.argv[1:6]
+dist = name.replace('-', '_')
+files = {
+  f"{dist}/__init__.py": module or f"__version__ = '{version}'\\ndef main():\\n    print('{name} {version}')\\n    return 0\\n",
+  f"{dist}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n",
+  f"{dist}-{version}.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: pydepot-tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+}
+if script:
+  files[f"{dist}-{version}.dist-info/entry_points.txt"] = f"[console_scripts]\\n{script} = {dist}:main\\n"
+record = f"{dist}-{version}.dist-info/RECORD"
+lines = []
+for path, text in files.items():
+  data = text.encode()
+  digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()
+  lines.append(f"{path},sha256={digest},{len(data)}")
+lines.append(f"{record},,")
+files[record] = "\\n".join(lines) + "\\n"
+wheel = os.path.join(out, f"{dist}-{version}-py3-none-any.whl")
+with zipfile.ZipFile(wheel, 'w') as z:
+  for path, text in files.items():
+    z.writestr(path, text)
+print(wheel)
+`;
+  return python(code, [dir, name, version, options.module ?? '', options.script ?? '']).trim();
+}
