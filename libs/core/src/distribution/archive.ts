@@ -46,11 +46,29 @@ export class ArchiveSource implements DistributionSource {
       await fs.rename(root, dest);
       const pruned = (await walkTree(dest)).filter((e) => isPruned(e.rel, { minor, includeStdlibTests: context.includeStdlibTests }));
       for (const e of pruned.reverse()) await fs.rm(path.join(dest, e.rel), { recursive: true, force: true });
-      return { version: python.version, source: { kind: this.kind, archive: this.archive, sha256: this.sha256 } };
+      return {
+        version: python.version,
+        originalPrefix: await readBuildPrefix(dest, minor),
+        source: { kind: this.kind, archive: this.archive, sha256: this.sha256 },
+      };
     } finally {
       await fs.rm(scratch, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * The prefix the archive's interpreter was configured for, from its sysconfig
+ * data (python-build-standalone: "/install"; a packed local build: its path).
+ */
+export async function readBuildPrefix(prefix: string, minor: string): Promise<string | undefined> {
+  const lib = path.join(prefix, 'lib', `python${minor}`);
+  const names = await fs.readdir(lib).catch(() => [] as string[]);
+  for (const name of names.filter((n) => /^_sysconfigdata_.*\.py$/.test(n))) {
+    const m = /['"]prefix['"]:\s*['"](\/[^'"]*)['"]/.exec(await fs.readFile(path.join(lib, name), 'utf8'));
+    if (m && m[1] !== '/') return m[1];
+  }
+  return undefined;
 }
 
 /** The CPython prefix inside an extracted archive: the root itself or its single top folder. */

@@ -50,6 +50,7 @@ export class InstalledPythonSource implements DistributionSource {
     return {
       version: this.python.version,
       originalPrefix: prefix,
+      scrubBinaries: true,
       // The source prefix stays out of the manifest: it is a build-machine path.
       source: { kind: this.kind, version: this.python.version },
     };

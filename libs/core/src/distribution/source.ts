@@ -29,7 +29,12 @@ export interface UnpackContext {
 
 export interface UnpackedPython {
   version: string;
-  /** The prefix the interpreter was built for, when it is an absolute build path to scrub. */
+  /** The prefix the interpreter was configured for: RUNPATHs and sysconfig under it are made relative. */
   originalPrefix?: string;
+  /**
+   * Also overwrite constant strings naming `originalPrefix` in binaries (true
+   * when that prefix is a path of this machine, as for an installed CPython).
+   */
+  scrubBinaries?: boolean;
   source: { kind: string; [key: string]: unknown };
 }

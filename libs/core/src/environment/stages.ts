@@ -31,7 +31,7 @@ export async function unpackDistribution(options: StageLog & { spec: Environment
   return buildDirectoryAtomically(outputPath, async (tmp) => {
     const unpacked = await source.unpack(tmp, { cacheDir: options.cacheDir, includeStdlibTests: spec.includeStdlibTests, log });
     const minor = minorOf(unpacked.version);
-    await makeRelocatable(tmp, { minor, originalPrefix: unpacked.originalPrefix, log });
+    await makeRelocatable(tmp, { minor, originalPrefix: unpacked.originalPrefix, scrubBinaries: unpacked.scrubBinaries, log });
     log(`byte-compiling the standard library (unchecked-hash)`);
     await compileBytecode(tmp, layout.libDirs(minor));
     const manifest: EnvironmentManifest = {

@@ -22,7 +22,7 @@ describe('relocation', () => {
   it('rewrites sysconfig data, python-config and pkg-config files to find the prefix at run time', async () => {
     const { dir, cleanup } = testdir({
       'lib/python3.12/_sysconfigdata__linux_x86_64-linux-gnu.py': `build_time_vars = {'prefix': '${OLD}', 'LIBDIR': '${OLD}/lib', 'VERSION': '3.12', 'SIZE': 8}\n`,
-      'bin/python3.12-config': `#!/bin/sh\nprefix_real=$(installed_prefix "$0")\nprefix="${OLD}"\nLIBS="-L${OLD}/lib"\n`,
+      'bin/python3.12-config': `#!/bin/sh\ninstalled_prefix ()\n{\n    RESULT=$(dirname $(cd $(dirname "$1") && pwd -P))\n    echo $RESULT\n}\nprefix_real=$(installed_prefix "$0")\nprefix="${OLD}"\nLIBS="-L${OLD}/lib"\n`,
       'lib/pkgconfig/python-3.12.pc': `prefix=${OLD}\nlibdir=${OLD}/lib\nincludedir=\${prefix}/include\n`,
     });
     try {
@@ -30,7 +30,10 @@ describe('relocation', () => {
       const sysconfig = readFileSync(path.join(dir, 'lib/python3.12/_sysconfigdata__linux_x86_64-linux-gnu.py'), 'utf8');
       expect(sysconfig).not.toContain(OLD);
       expect(sysconfig).toContain(`'LIBDIR': '${PREFIX_PLACEHOLDER}/lib'`);
-      expect(readFileSync(path.join(dir, 'bin/python3.12-config'), 'utf8')).toContain('prefix="${prefix_real}"\nLIBS="-L${prefix_real}/lib"');
+      const config = readFileSync(path.join(dir, 'bin/python3.12-config'), 'utf8');
+      expect(config).toContain('prefix="${prefix_real}"\nLIBS="-L${prefix_real}/lib"');
+      // Quoted, so a prefix with spaces ("/Volumes/Tools Share") works.
+      expect(config).toContain('RESULT=$(dirname "$(cd "$(dirname "$1")" && pwd -P)")\n    echo "$RESULT"');
       expect(readFileSync(path.join(dir, 'lib/pkgconfig/python-3.12.pc'), 'utf8')).toBe('prefix=${pcfiledir}/../..\nlibdir=${prefix}/lib\nincludedir=${prefix}/include\n');
     } finally {
       cleanup();

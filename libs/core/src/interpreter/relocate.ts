@@ -11,6 +11,8 @@ export interface RelocateOptions {
   minor: string;
   /** The absolute prefix the interpreter was built for (installed sources). */
   originalPrefix?: string;
+  /** Overwrite leftover constant strings naming the old prefix in ELF files. */
+  scrubBinaries?: boolean;
   log: (message: string) => void;
 }
 
@@ -27,12 +29,9 @@ export interface RelocateOptions {
  */
 export async function makeRelocatable(prefix: string, options: RelocateOptions): Promise<void> {
   const old = options.originalPrefix;
-  if (old && process.platform !== 'win32') await relocateElfFiles(prefix, old, options.log);
+  if (old && process.platform !== 'win32') await relocateElfFiles(prefix, old, options.scrubBinaries === true, options.log);
   if (old) {
     await rewriteSysconfigData(prefix, options.minor, old);
-    await rewriteText(path.join(prefix, 'bin'), /^python[\d.]*-config$/, (text) =>
-      text.startsWith('#!/bin/sh') ? text.split(old).join('${prefix_real}') : text,
-    );
     await rewriteText(path.join(prefix, 'lib', 'pkgconfig'), /\.pc$/, (text) =>
       text
         .split('\n')
@@ -40,10 +39,24 @@ export async function makeRelocatable(prefix: string, options: RelocateOptions):
         .join('\n'),
     );
   }
+  await rewriteText(path.join(prefix, 'bin'), /^python[\d.]*-config$/, (text) => (text.startsWith('#!/bin/sh') ? fixPythonConfig(text, old) : text));
   await ensureEntryPoints(prefix, options.minor);
 }
 
-async function relocateElfFiles(prefix: string, old: string, log: (m: string) => void): Promise<void> {
+/**
+ * python3.X-config computes its real prefix from its own location but keeps
+ * the configured one in variables; point those at the computed one. Its
+ * `installed_prefix` also breaks on paths with spaces (unquoted command
+ * substitution, as in CPython's Misc/python-config.sh.in): quote it.
+ */
+export function fixPythonConfig(text: string, oldPrefix?: string): string {
+  const relocated = oldPrefix ? text.split(oldPrefix).join('${prefix_real}') : text;
+  return relocated
+    .replace('RESULT=$(dirname $(cd $(dirname "$1") && pwd -P))', 'RESULT=$(dirname "$(cd "$(dirname "$1")" && pwd -P)")')
+    .replace(/^(\s*)echo \$RESULT$/m, '$1echo "$RESULT"');
+}
+
+async function relocateElfFiles(prefix: string, old: string, scrub: boolean, log: (m: string) => void): Promise<void> {
   const needle = Buffer.from(old);
   const files = (await walkTree(prefix)).filter((e) => e.kind === 'file' && (e.rel.startsWith('bin/') || e.rel.startsWith('lib/')));
   const elves: Array<{ rel: string; data: Buffer }> = [];
@@ -67,6 +80,7 @@ async function relocateElfFiles(prefix: string, old: string, log: (m: string) =>
     const next = [...new Set(mapped)].join(':');
     if (next !== current) await run(patchelf, ['--set-rpath', next, abs], { failure: `cannot set the RUNPATH of ${rel}` });
   });
+  if (!scrub) return;
   // Whatever still names the old prefix is a constant string (libpython's PREFIX);
   // overwrite it with a non-existent path of the same length so offsets stay valid.
   const filler = Buffer.from(neutralPath(old.length));
