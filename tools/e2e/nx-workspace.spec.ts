@@ -1,0 +1,161 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { appendFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { testdir } from '../testing';
+import { exec, grepText } from './helpers';
+
+jest.setTimeout(600_000);
+
+const REPO = path.resolve(__dirname, '../..');
+
+/** A copy of this workspace (its libs and example environments) in a temp folder, as a git repo. */
+function makeWorkspace(): { ws: string; cleanup(): void } {
+  const { dir, cleanup } = testdir({}, 'pydepot-nx-');
+  const ws = path.join(dir, 'ws');
+  mkdirSync(ws);
+  for (const item of ['package.json', 'nx.json', 'tsconfig.base.json', 'libs', 'environments']) {
+    cpSync(path.join(REPO, item), path.join(ws, item), { recursive: true, filter: (src) => !src.includes('__snapshots__') });
+  }
+  symlinkSync(path.join(REPO, 'node_modules'), path.join(ws, 'node_modules'));
+  writeFileSync(path.join(ws, '.gitignore'), 'node_modules\ndist\n.nx\n');
+  git(ws, 'init', '-q', '-b', 'main');
+  git(ws, 'add', '-A');
+  git(ws, 'commit', '-qm', 'initial');
+  return { ws, cleanup };
+}
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.email=ci@pydepot.test', '-c', 'user.name=ci', ...args], { cwd }).toString();
+}
+
+function nx(ws: string, ...args: string[]): { status: number; out: string } {
+  const result = spawnSync(path.join(ws, 'node_modules/.bin/nx'), [...args, '--output-style=static'], {
+    cwd: ws,
+    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_SKIP_NX_CACHE: undefined, FORCE_COLOR: '0' },
+    encoding: 'utf8',
+  });
+  return { status: result.status ?? -1, out: `${result.stdout}\n${result.stderr}` };
+}
+
+/** Every path under `root` with its inode and mtime: a write anywhere changes it. */
+function snapshot(root: string): string[] {
+  const out: string[] = [];
+  const visit = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = path.join(dir, name);
+      const st = lstatSync(p);
+      out.push(`${path.relative(root, p)} ${st.ino} ${st.mtimeMs}`);
+      if (st.isDirectory()) visit(p);
+    }
+  };
+  visit(root);
+  return out;
+}
+
+/** "> nx run cli-tools:pip-install  [local cache]" → was that task replayed from the cache? */
+function taskLines(out: string): Record<string, string> {
+  const lines: Record<string, string> = {};
+  for (const m of out.matchAll(/^> nx run ([\w-]+:[\w-]+)(.*)$/gm)) lines[m[1]] = m[2].trim();
+  return lines;
+}
+
+const BUILD_TARGETS = ['unpack', 'ensurepip', 'venv', 'pip-install'];
+
+describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
+  const { ws, cleanup } = makeWorkspace();
+  afterAll(cleanup);
+  const depot = path.join(ws, 'dist/depot');
+
+  it('builds and publishes the example environments', () => {
+    const run = nx(ws, 'run-many', '-t', 'publish');
+    expect(run.out).toContain('Successfully ran target publish for 2 projects');
+    expect(run.status).toBe(0);
+    for (const env of ['maxscript-imaging', 'cli-tools']) {
+      expect(existsSync(path.join(depot, env, 'current', 'bin', 'python'))).toBe(true);
+      expect(existsSync(path.join(depot, env, 'current', 'pydepot.json'))).toBe(true);
+    }
+  });
+
+  it('runs no build step and writes nothing to the depot when nothing changed', () => {
+    const before = snapshot(depot);
+    const run = nx(ws, 'run-many', '-t', 'publish');
+    expect(run.status).toBe(0);
+    expect(run.out).toContain('Nx read the output from the cache instead of running the command for 8 out of 10 tasks');
+    const tasks = taskLines(run.out);
+    for (const env of ['maxscript-imaging', 'cli-tools']) {
+      for (const t of BUILD_TARGETS) expect(tasks[`${env}:${t}`]).toMatch(/cache/);
+    }
+    expect(run.out.match(/is up to date; nothing written/g)).toHaveLength(2);
+    expect(snapshot(depot)).toEqual(before);
+  });
+
+  it('passes verify: smoke checks and the audit against the published copies', () => {
+    const run = nx(ws, 'run-many', '-t', 'verify');
+    expect(run.status).toBe(0);
+    expect(run.out).toMatch(/maxscript-imaging\/[0-9a-f]{16}: 3 checks passed, audit clean/);
+    expect(run.out).toMatch(/cli-tools\/[0-9a-f]{16}: 6 checks passed, audit clean/);
+  });
+
+  it('runs the published environments moved and through a symlink, with the build output removed', () => {
+    const { dir: away, cleanup: cleanupAway } = testdir({}, 'pydepot-moved-');
+    try {
+      for (const env of ['maxscript-imaging', 'cli-tools']) cpSync(realpathSync(path.join(depot, env, 'current')), path.join(away, env), { recursive: true, verbatimSymlinks: true });
+      symlinkSync(path.join(away, 'cli-tools'), path.join(away, 'tools-link'));
+      rmSync(path.join(ws, 'dist'), { recursive: true, force: true });
+      expect(exec(path.join(away, 'maxscript-imaging/bin/python'), ['-c', 'import PIL, PIL.Image; print(PIL.__version__)']).trim()).toBe('13.0.0');
+      for (const root of [path.join(away, 'cli-tools'), path.join(away, 'tools-link')]) {
+        expect(exec(path.join(root, 'bin/pygmentize'), ['-V'])).toContain('Pygments version 2.21.0');
+        expect(exec(path.join(root, 'bin/python'), ['-c', 'import sys; print(sys.prefix)']).trim()).toBe(root);
+      }
+      expect(grepText(away, ws)).toEqual([]);
+      expect(grepText(away, REPO)).toEqual([]);
+    } finally {
+      cleanupAway();
+    }
+  });
+
+  it('rebuilds only the environment whose requirements changed, and nx affected picks only it', () => {
+    // Bring the build output back from the cache first (the previous test removed it).
+    expect(nx(ws, 'run-many', '-t', 'publish').status).toBe(0);
+    appendFileSync(path.join(ws, 'environments/cli-tools/requirements.txt'), 'colorama==0.4.6\n');
+    const run = nx(ws, 'run-many', '-t', 'publish');
+    expect(run.status).toBe(0);
+    const tasks = taskLines(run.out);
+    for (const t of BUILD_TARGETS) expect(tasks[`maxscript-imaging:${t}`]).toMatch(/cache/);
+    for (const t of ['unpack', 'ensurepip', 'venv']) expect(tasks[`cli-tools:${t}`]).toMatch(/cache/);
+    expect(tasks['cli-tools:pip-install']).toBe('');
+    expect(readdirSync(path.join(depot, 'cli-tools')).filter((n) => /^[0-9a-f]{16}$/.test(n))).toHaveLength(2);
+
+    git(ws, 'commit', '-qam', 'cli-tools: add colorama');
+    const affected = nx(ws, 'show', 'projects', '--affected', '--base=HEAD~1', '--head=HEAD');
+    expect(affected.out.split('\n').filter((l) => /^[\w-]+$/.test(l.trim()))).toEqual(['cli-tools']);
+    const publish = nx(ws, 'affected', '-t', 'publish', '--base=HEAD~1', '--head=HEAD');
+    expect(publish.status).toBe(0);
+    expect(publish.out).toContain('Successfully ran target publish for project cli-tools');
+    expect(publish.out).not.toContain('maxscript-imaging');
+  });
+
+  it('stops on a malformed spec with the file and the field, before building anything', () => {
+    mkdirSync(path.join(ws, 'environments/broken'));
+    writeFileSync(path.join(ws, 'environments/broken/environment.json'), JSON.stringify({ python: '3.12', packages: 'pillow' }));
+    try {
+      const run = nx(ws, 'run', 'broken:publish');
+      expect(run.status).not.toBe(0);
+      expect(run.out).toContain(path.join(ws, 'environments/broken/environment.json'));
+      expect(run.out).toContain('field "packages" must be an array, got string');
+      expect(existsSync(path.join(ws, 'dist/pydepot/broken'))).toBe(false);
+      expect(existsSync(path.join(depot, 'broken'))).toBe(false);
+    } finally {
+      rmSync(path.join(ws, 'environments/broken'), { recursive: true });
+    }
+  });
+
+  it('does not let ambient state leak: the depot holds complete versions only', () => {
+    for (const env of readdirSync(depot)) {
+      for (const name of readdirSync(path.join(depot, env))) {
+        expect(name).toMatch(/^([0-9a-f]{16}|current|current\.json)$/);
+        if (/^[0-9a-f]{16}$/.test(name)) expect(statSync(path.join(depot, env, name, 'pydepot.json')).isFile()).toBe(true);
+      }
+    }
+  });
+});
