@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { testdir } from '../testing';
+import { makeWheel, testdir } from '../testing';
 import { exec, grepText } from './helpers';
 
 jest.setTimeout(600_000);
@@ -13,7 +13,7 @@ function makeWorkspace(): { ws: string; cleanup(): void } {
   const { dir, cleanup } = testdir({}, 'pydepot-nx-');
   const ws = path.join(dir, 'ws');
   mkdirSync(ws);
-  for (const item of ['package.json', 'nx.json', 'tsconfig.base.json', 'libs', 'environments']) {
+  for (const item of ['package.json', 'nx.json', 'tsconfig.base.json', '.env', 'libs', 'environments']) {
     cpSync(path.join(REPO, item), path.join(ws, item), { recursive: true, filter: (src) => !src.includes('__snapshots__') });
   }
   symlinkSync(path.join(REPO, 'node_modules'), path.join(ws, 'node_modules'));
@@ -133,6 +133,38 @@ describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
     expect(publish.status).toBe(0);
     expect(publish.out).toContain('Successfully ran target publish for project cli-tools');
     expect(publish.out).not.toContain('maxscript-imaging');
+  });
+
+  it('runs the same executors from a hand-written project.json', () => {
+    const root = path.join(ws, 'apps/hand-tool');
+    mkdirSync(path.join(root, 'wheels'), { recursive: true });
+    makeWheel(path.join(root, 'wheels'), 'hand-tool', '2.0.0', { script: 'hand-tool' });
+    writeFileSync(
+      path.join(root, 'environment.json'),
+      JSON.stringify({ python: '3.12', packages: ['hand-tool==2.0.0'], index: { noIndex: true, findLinks: ['wheels'] }, verify: { commands: [['hand-tool']] } }),
+    );
+    writeFileSync(
+      path.join(root, 'project.json'),
+      JSON.stringify({
+        name: 'hand-tool',
+        targets: {
+          unpack: { executor: '@pydepot/nx-plugin:unpack', cache: true, outputs: ['{workspaceRoot}/dist/pydepot/hand-tool/unpack'] },
+          ensurepip: { executor: '@pydepot/nx-plugin:ensurepip', dependsOn: ['unpack'] },
+          venv: { executor: '@pydepot/nx-plugin:venv', dependsOn: ['ensurepip'] },
+          'pip-install': { executor: '@pydepot/nx-plugin:pip-install', dependsOn: ['venv'] },
+          publish: { executor: '@pydepot/nx-plugin:publish', dependsOn: ['pip-install'], options: { depot: 'dist/hand-depot' } },
+          verify: { executor: '@pydepot/nx-plugin:verify', dependsOn: ['publish'], options: { depot: 'dist/hand-depot' } },
+        },
+      }),
+    );
+    try {
+      const run = nx(ws, 'run', 'hand-tool:verify');
+      expect(run.out).toMatch(/hand-tool\/[0-9a-f]{16}: 1 check passed, audit clean/);
+      expect(run.status).toBe(0);
+      expect(exec(path.join(ws, 'dist/hand-depot/hand-tool/current/bin/hand-tool'))).toBe('hand-tool 2.0.0\n');
+    } finally {
+      rmSync(root, { recursive: true });
+    }
   });
 
   it('stops on a malformed spec with the file and the field, before building anything', () => {

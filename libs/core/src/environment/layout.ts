@@ -13,6 +13,8 @@ export interface EnvironmentLayout {
   sitePackages(minor: string): string;
   /** Folders holding .py files to byte-compile. */
   libDirs(minor: string): string[];
+  /** Folders a host application prepends to PATH, relative to the root. */
+  pathEntries: string[];
 }
 
 export const POSIX_LAYOUT: EnvironmentLayout = {
@@ -21,6 +23,7 @@ export const POSIX_LAYOUT: EnvironmentLayout = {
   python: 'bin/python',
   sitePackages: (minor) => `lib/python${minor}/site-packages`,
   libDirs: (minor) => [`lib/python${minor}`],
+  pathEntries: ['bin'],
 };
 
 export const WINDOWS_LAYOUT: EnvironmentLayout = {
@@ -29,14 +32,24 @@ export const WINDOWS_LAYOUT: EnvironmentLayout = {
   python: 'python.exe',
   sitePackages: () => 'Lib/site-packages',
   libDirs: () => ['Lib'],
+  pathEntries: ['.', 'Scripts'],
 };
 
 export function hostLayout(): EnvironmentLayout {
   return process.platform === 'win32' ? WINDOWS_LAYOUT : POSIX_LAYOUT;
 }
 
+/** Path functions for the layout's OS, so Windows layouts are testable on Linux. */
+export function pathApi(layout: EnvironmentLayout): path.PlatformPath {
+  return layout.os === 'windows' ? path.win32 : path.posix;
+}
+
 export function pythonPath(root: string, layout: EnvironmentLayout = hostLayout()): string {
-  return path.join(root, ...layout.python.split('/'));
+  return pathApi(layout).join(root, ...layout.python.split('/'));
+}
+
+export function scriptsPath(root: string, layout: EnvironmentLayout = hostLayout()): string {
+  return pathApi(layout).join(root, ...layout.scriptsDir.split('/'));
 }
 
 export function minorOf(version: string): string {

@@ -25,8 +25,22 @@ export interface EnvironmentManifest {
     /** Where the interpreter came from: kind plus the source's own fields. */
     source: { kind: string; [key: string]: unknown };
   };
-  /** Relative to the environment root. */
-  entryPoints: { python: string; scriptsDir: string; sitePackages: string };
+  /**
+   * The contract for host applications (3ds Max, Maya, Blender, Houdini …):
+   * every path is relative to the folder holding this file, with forward slashes.
+   */
+  entryPoints: {
+    /** The interpreter. */
+    python: string;
+    /** Console scripts and activators. */
+    scriptsDir: string;
+    /** Folders to prepend to PATH. */
+    path?: string[];
+    /** Where the packages are (for sys.path, when the host embeds the same Python minor). */
+    sitePackages: string;
+    /** Activation scripts, by shell. */
+    activate?: Record<string, string>;
+  };
   packages: InstalledPackage[];
 }
 

@@ -32,6 +32,35 @@ export function parseScript(text: string): { interpreter: string; body: string }
   return undefined;
 }
 
+/**
+ * pip's Windows console scripts are distlib launchers: the launcher .exe, a
+ * shebang line with the absolute interpreter path, then a zip holding
+ * __main__.py. The launcher understands `<launcher_dir>\` as "the folder I am
+ * in", so the shebang becomes `#!<launcher_dir>\..\python.exe` (python.exe
+ * sits one level above Scripts\). Zip offsets are relative to the zip's own
+ * start, so the shebang may change length. Returns undefined for anything else.
+ */
+export function relativeWindowsLauncher(exe: Buffer, relativeDir = '..'): Buffer | undefined {
+  let eocd = -1;
+  for (let i = exe.length - 22; i >= Math.max(0, exe.length - 22 - 0xffff); i--) {
+    if (exe.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0 || exe.subarray(0, 2).toString('latin1') !== 'MZ') return undefined;
+  const zipStart = eocd - exe.readUInt32LE(eocd + 12) - exe.readUInt32LE(eocd + 16);
+  if (zipStart <= 0 || exe.readUInt32LE(zipStart) !== 0x04034b50) return undefined;
+  const shebangStart = exe.lastIndexOf('#!', zipStart);
+  if (shebangStart < 0 || zipStart - shebangStart > 2048) return undefined;
+  const line = exe.subarray(shebangStart + 2, zipStart).toString('utf8').trim();
+  const interpreter = /(pythonw?(?:\d+(?:\.\d+)?)?\.exe)"?\s*$/i.exec(line)?.[1];
+  if (!interpreter) return undefined;
+  const target = relativeDir === '.' ? interpreter : `${relativeDir.replace(/\//g, '\\')}\\${interpreter}`;
+  const shebang = Buffer.from(`#!<launcher_dir>\\${target}\r\n`, 'utf8');
+  return Buffer.concat([exe.subarray(0, shebangStart), shebang, exe.subarray(zipStart)]);
+}
+
 /** Rewrite every pip-written script in `scriptsDir` as a trampoline; returns the rewritten file names. */
 export async function makeScriptsRelocatable(root: string, scriptsDir: string, sitePackages: string): Promise<string[]> {
   const dir = path.join(root, scriptsDir);
@@ -40,6 +69,14 @@ export async function makeScriptsRelocatable(root: string, scriptsDir: string, s
     const file = path.join(dir, name);
     const st = await fs.lstat(file);
     if (!st.isFile() || st.size > 1 << 20) continue;
+    if (name.toLowerCase().endsWith('.exe')) {
+      const next = relativeWindowsLauncher(await fs.readFile(file));
+      if (next) {
+        await replaceFile(file, next, st.mode);
+        rewritten.push(name);
+      }
+      continue;
+    }
     const head = Buffer.alloc(2);
     const handle = await fs.open(file, 'r');
     await handle.read(head, 0, 2, 0);
@@ -50,13 +87,17 @@ export async function makeScriptsRelocatable(root: string, scriptsDir: string, s
     if (!script) continue;
     const next = `${trampolinePreamble(script.interpreter)}\n${script.body}`;
     if (next === text) continue;
-    const tmp = `${file}.pydepot-tmp`;
-    await fs.writeFile(tmp, next, { mode: st.mode | 0o111 });
-    await fs.rename(tmp, file);
+    await replaceFile(file, next, st.mode | 0o111);
     rewritten.push(name);
   }
   if (rewritten.length) await updateRecords(root, scriptsDir, sitePackages, rewritten);
   return rewritten;
+}
+
+async function replaceFile(file: string, data: string | Buffer, mode: number): Promise<void> {
+  const tmp = `${file}.pydepot-tmp`;
+  await fs.writeFile(tmp, data, { mode });
+  await fs.rename(tmp, file);
 }
 
 /** Keep each RECORD's hash and size right for the scripts we rewrote, so `pip check`-style tools agree. */
@@ -82,10 +123,6 @@ async function updateRecords(root: string, scriptsDir: string, sitePackages: str
         return `${m[1]},sha256=${digest},${data.length}`;
       }),
     );
-    if (changed) {
-      const tmp = `${file}.pydepot-tmp`;
-      await fs.writeFile(tmp, next.join('\n'));
-      await fs.rename(tmp, file);
-    }
+    if (changed) await replaceFile(file, next.join('\n'), record.mode);
   }
 }

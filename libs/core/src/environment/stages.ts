@@ -5,6 +5,7 @@ import { getInstaller } from '../installer';
 import { hostPlatform } from '../interpreter/discover';
 import { makeRelocatable } from '../interpreter/relocate';
 import { EnvironmentSpec } from '../spec/environment';
+import { writeActivators } from './activators';
 import { hostLayout, minorOf } from './layout';
 import { EnvironmentManifest, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, readManifest, writeManifest } from './manifest';
 import { compileBytecode, listPackages, runPython } from './python';
@@ -61,9 +62,12 @@ export async function bootstrapPip(options: StageLog & { inputPath: string; outp
  * its own site-packages and stable entry points, named after the environment.
  */
 export async function createEnvironment(options: StageLog & { inputPath: string; outputPath: string; name: string; description?: string }): Promise<EnvironmentManifest> {
+  const layout = hostLayout();
   return derive(options, async (tmp, manifest) => {
     await makeRelocatable(tmp, { minor: minorOf(manifest.python.version), log: options.log });
-    return { ...manifest, name: options.name, description: options.description };
+    const activators = await writeActivators(tmp, layout, options.name);
+    const activate = Object.fromEntries(activators.map((rel) => [shellOf(rel), rel]));
+    return { ...manifest, name: options.name, description: options.description, entryPoints: { ...manifest.entryPoints, path: layout.pathEntries, activate } };
   });
 }
 
@@ -87,6 +91,11 @@ export async function installRequirements(
     const contentHash = await hashTree(tmp, (rel) => rel !== MANIFEST_FILE);
     return { ...next, name: spec.name, description: spec.description, version: contentHash.slice(0, 16), contentHash, inputHash: options.inputHash };
   });
+}
+
+function shellOf(activator: string): string {
+  const name = activator.split('/').pop()!;
+  return { activate: 'sh', 'activate.fish': 'fish', 'activate.bat': 'cmd', 'Activate.ps1': 'powershell', 'deactivate.bat': 'cmd-deactivate' }[name] ?? name;
 }
 
 async function derive(

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EnvironmentLayout, hostLayout, pythonPath } from '../environment/layout';
+import { EnvironmentLayout, hostLayout, pythonPath, scriptsPath } from '../environment/layout';
 import { formatError, PydepotError } from '../errors';
 import { isolatedPythonEnv } from '../process/python-env';
 import { run } from '../process/run';
@@ -28,7 +28,7 @@ print(json.dumps(failed))
  * failure before throwing, so one run shows them all.
  */
 export async function runSmokeChecks(root: string, checks: SmokeChecks, layout: EnvironmentLayout = hostLayout()): Promise<string[]> {
-  const scripts = path.join(root, layout.scriptsDir);
+  const scripts = scriptsPath(root, layout);
   const env = { ...isolatedPythonEnv(), PATH: [scripts, process.env.PATH ?? ''].join(path.delimiter) };
   const passed: string[] = [];
   const failures: string[] = [];
