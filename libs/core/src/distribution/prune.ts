@@ -10,9 +10,14 @@ export interface PruneOptions {
 }
 
 export function isPruned(rel: string, options: PruneOptions): boolean {
-  const lib = `lib/python${options.minor}`;
   const parts = rel.split('/');
   if (parts.includes('__pycache__')) return true; // recompiled with unchecked-hash invalidation
+  if (parts[0] === 'Lib') {
+    // A Windows prefix (python.exe, Lib\, DLLs\): the same rules, Windows names.
+    if (parts[1] === 'site-packages' && parts.length > 2 && parts[2] !== 'README.txt') return true;
+    return !options.includeStdlibTests && rel === 'Lib/test';
+  }
+  const lib = `lib/python${options.minor}`;
   // Third-party packages of the source install (and whatever its owner added) are not ours.
   if (rel.startsWith(`${lib}/site-packages/`) && rel !== `${lib}/site-packages/README.txt`) return true;
   if (!options.includeStdlibTests && rel === `${lib}/test`) return true;

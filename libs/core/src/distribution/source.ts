@@ -24,11 +24,15 @@ export interface DistributionSource {
 export interface UnpackContext {
   cacheDir: string;
   includeStdlibTests: boolean;
+  /** Never download (PYDEPOT_OFFLINE): use the cache and local files only, and say what is missing. */
+  offline?: boolean;
   log: (message: string) => void;
 }
 
 export interface UnpackedPython {
   version: string;
+  /** Layout of the unpacked prefix; a Windows prefix can be unpacked on Linux but built only on Windows. */
+  os?: 'posix' | 'windows';
   /** The prefix the interpreter was configured for: RUNPATHs and sysconfig under it are made relative. */
   originalPrefix?: string;
   /**

@@ -1,4 +1,5 @@
 import { resolveDistribution } from '../distribution';
+import { PydepotError } from '../errors';
 import { buildDirectoryAtomically } from '../fs/atomic';
 import { copyTree, hashTree } from '../fs/tree';
 import { getInstaller } from '../installer';
@@ -31,6 +32,12 @@ export async function unpackDistribution(options: StageLog & { spec: Environment
   const layout = hostLayout();
   return buildDirectoryAtomically(outputPath, async (tmp) => {
     const unpacked = await source.unpack(tmp, { cacheDir: options.cacheDir, includeStdlibTests: spec.includeStdlibTests, log });
+    if ((unpacked.os ?? 'posix') !== layout.os) {
+      throw new PydepotError(`${source.describe()} is a ${unpacked.os} CPython; this build agent runs ${process.platform}`, {
+        path: spec.file,
+        hint: 'build each environment on an agent of its own OS (the unpacked tree cannot run here to install pip and packages)',
+      });
+    }
     const minor = minorOf(unpacked.version);
     await makeRelocatable(tmp, { minor, originalPrefix: unpacked.originalPrefix, scrubBinaries: unpacked.scrubBinaries, log });
     log(`byte-compiling the standard library (unchecked-hash)`);

@@ -7,8 +7,10 @@ import { PydepotError } from '../errors';
 export interface InstalledPython {
   version: string;
   prefix: string;
-  /** Absolute path of the versioned executable (bin/python3.12). */
+  /** Absolute path of the versioned executable (bin/python3.12, or python.exe on Windows). */
   executable: string;
+  /** The prefix's layout: POSIX (bin/, lib/python3.X/) or Windows (python.exe, Lib/). */
+  os: 'posix' | 'windows';
 }
 
 /**
@@ -34,7 +36,8 @@ export function findInstalledPythons(roots: string[] = pythonSearchRoots()): Ins
     const candidates = [root, ...listDirs(root)];
     for (const prefix of candidates) {
       const python = inspectPrefix(prefix);
-      if (python && !found.has(python.prefix)) found.set(python.prefix, python);
+      // A Windows tree is never adopted on POSIX (or the reverse): it cannot run here.
+      if (python && python.os === hostOs() && !found.has(python.prefix)) found.set(python.prefix, python);
     }
   }
   return [...found.values()].sort((a, b) => compareVersions(b.version, a.version));
@@ -50,8 +53,8 @@ export function findInterpreter(request: string, roots: string[] = pythonSearchR
     `no installed CPython ${request} found; found ${versions.length ? versions.join(', ') : 'none'} (searched ${roots.join(', ')})`,
     {
       hint: versions.length
-        ? `set "python" to one of the versions found, install ${request} (for example \`pyenv install ${request}\`), or add its prefix to PYDEPOT_PYTHON_PATH`
-        : `install CPython ${request} (for example \`pyenv install ${request}\`) or add its prefix to PYDEPOT_PYTHON_PATH`,
+        ? `set "python" to one of the versions found, install ${request} (for example \`pyenv install ${request}\`), add its prefix to PYDEPOT_PYTHON_PATH, or download it: {"version": "${request}", "source": "standalone"}`
+        : `install CPython ${request} (for example \`pyenv install ${request}\`), add its prefix to PYDEPOT_PYTHON_PATH, or download it: {"version": "${request}", "source": "standalone"}`,
     },
   );
 }
@@ -70,8 +73,20 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-/** A POSIX CPython prefix: bin/python3.X, lib/python3.X/os.py and include/python3.X/patchlevel.h. */
+export function hostOs(): 'posix' | 'windows' {
+  return process.platform === 'win32' ? 'windows' : 'posix';
+}
+
+/**
+ * A CPython prefix: POSIX (bin/python3.X, lib/python3.X/os.py,
+ * include/python3.X/patchlevel.h) or Windows (python.exe, Lib/os.py,
+ * include/patchlevel.h), as installers, MSIs and NuGet's tools/ lay it out.
+ */
 export function inspectPrefix(prefix: string): InstalledPython | undefined {
+  if (existsSync(path.join(prefix, 'python.exe')) && existsSync(path.join(prefix, 'Lib', 'os.py'))) {
+    const version = readPatchlevel(path.join(prefix, 'include', 'patchlevel.h'));
+    return version ? { version, prefix, executable: path.join(prefix, 'python.exe'), os: 'windows' } : undefined;
+  }
   const include = path.join(prefix, 'include');
   for (const dir of listDirs(include)) {
     const m = /^python(3\.\d+)$/.exec(path.basename(dir)); // free-threaded (python3.13t) builds are skipped
@@ -80,7 +95,7 @@ export function inspectPrefix(prefix: string): InstalledPython | undefined {
     const executable = path.join(prefix, 'bin', `python${minor}`);
     if (!existsSync(executable) || !existsSync(path.join(prefix, 'lib', `python${minor}`, 'os.py'))) continue;
     const version = readPatchlevel(path.join(dir, 'patchlevel.h'));
-    if (version && version.startsWith(`${minor}.`)) return { version, prefix, executable };
+    if (version && version.startsWith(`${minor}.`)) return { version, prefix, executable, os: 'posix' };
   }
   return undefined;
 }

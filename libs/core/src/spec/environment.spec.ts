@@ -17,7 +17,7 @@ function errorOf(fn: () => unknown): PydepotError {
 describe('environment spec', () => {
   it('normalises a version string to an installed-CPython request and fills defaults', () => {
     const spec = parse({ python: '3.12', packages: ['pillow==11.0.0'], requirements: ['requirements.txt'] });
-    expect(spec.python).toEqual({ source: 'installed', version: '3.12' });
+    expect(spec.python).toEqual({ source: 'version', version: '3.12' });
     expect(spec.requirements).toEqual(['/ws/environments/tool/requirements.txt']);
     expect(spec.index).toEqual({ url: DEFAULT_INDEX_URL, extraUrls: [], findLinks: [], noIndex: false });
     expect(spec.includeStdlibTests).toBe(false);

@@ -7,10 +7,24 @@ import schema from './environment.schema.json';
 export const ENVIRONMENT_FILE = 'environment.json';
 export const DEFAULT_INDEX_URL = 'https://pypi.org/simple';
 
+/** How a bare version is satisfied: see docs/DISTRIBUTIONS.md. */
+export type PythonPreference = 'installed' | 'standalone' | 'auto';
+export const PYTHON_PREFERENCES: PythonPreference[] = ['installed', 'standalone', 'auto'];
+
 /** What the `python` field asks for, normalised. New sources add a member here. */
 export type PythonRequest =
-  | { source: 'installed'; version: string }
-  | { source: 'archive'; archive: string; sha256: string };
+  | {
+      source: 'version';
+      version: string;
+      /** Unset: the workspace preference decides (PYDEPOT_PYTHON_PREFERENCE). */
+      preference?: PythonPreference;
+      release?: string;
+      sha256?: string;
+      mirror?: string;
+    }
+  | { source: 'archive'; archive: string; sha256: string }
+  | { source: 'msi'; msi: string; sha256: string }
+  | { source: 'nuget'; version: string; sha256: string; package?: string; feed?: string };
 
 export interface IndexSettings {
   url: string;
@@ -71,12 +85,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string): 
   const spec = raw as Record<string, any>;
   const dir = path.dirname(file);
   const fromHere = (p: string) => (isUrl(p) ? p : path.resolve(dir, p));
-  const python: PythonRequest =
-    typeof spec.python === 'string'
-      ? { source: 'installed', version: spec.python }
-      : 'archive' in spec.python
-        ? { source: 'archive', archive: fromHere(spec.python.archive), sha256: spec.python.sha256 }
-        : { source: 'installed', version: spec.python.version };
+  const python = parsePythonRequest(spec.python, fromHere);
   return {
     file,
     name,
@@ -94,6 +103,18 @@ export function parseEnvironmentSpec(text: string, file: string, name: string): 
     verify: { imports: spec.verify?.imports ?? [], commands: spec.verify?.commands ?? [] },
     publish: { depot: spec.publish?.depot },
   };
+}
+
+function parsePythonRequest(raw: string | Record<string, any>, fromHere: (p: string) => string): PythonRequest {
+  if (typeof raw === 'string') return { source: 'version', version: raw };
+  if ('archive' in raw) return { source: 'archive', archive: fromHere(raw.archive), sha256: raw.sha256 };
+  if ('msi' in raw) return { source: 'msi', msi: fromHere(raw.msi), sha256: raw.sha256 };
+  if ('nuget' in raw) return dropUndefined({ source: 'nuget', version: raw.nuget, sha256: raw.sha256, package: raw.package, feed: raw.feed });
+  return dropUndefined({ source: 'version', version: raw.version, preference: raw.source, release: raw.release, sha256: raw.sha256, mirror: raw.mirror });
+}
+
+function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 export function isUrl(p: string): boolean {

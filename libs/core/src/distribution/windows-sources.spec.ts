@@ -1,0 +1,137 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { python, testdir, writeFiles } from '../../../../tools/testing';
+import { resolveDistribution } from '.';
+import { unpackDistribution } from '../environment/stages';
+import { parseEnvironmentSpec } from '../spec/environment';
+
+/** A Windows CPython prefix in miniature, as python.org's MSI and NuGet's tools/ lay it out. */
+const WINDOWS_PREFIX: Record<string, string> = {
+  'python.exe': 'MZ fake',
+  'pythonw.exe': 'MZ fake',
+  'python312.dll': 'MZ fake',
+  'Lib/os.py': '# os\n',
+  'Lib/json/__init__.py': '# json\n',
+  'Lib/test/test_os.py': '# a test\n',
+  'Lib/site-packages/README.txt': 'site\n',
+  'Lib/site-packages/leftover/__init__.py': '# not ours\n',
+  'DLLs/_ssl.pyd': 'MZ fake',
+  'include/patchlevel.h': '#define PY_VERSION "3.12.7"\n',
+  'libs/python312.lib': 'lib',
+};
+
+const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const quiet = { includeStdlibTests: false, log: () => undefined };
+
+/** A WiX source for wixl (run from the tree: Source paths are relative): one component per file, under TARGETDIR\Python312. */
+function wxs(files: string[]): string {
+  const guid = (i: number) => `8e0b2f5c-0000-4000-8000-${String(i).padStart(12, '0')}`;
+  type Node = { dirs: Map<string, Node>; files: string[] };
+  const root: Node = { dirs: new Map(), files: [] };
+  for (const f of files) {
+    const parts = f.split('/');
+    let node = root;
+    for (const p of parts.slice(0, -1)) node = node.dirs.get(p) ?? (node.dirs.set(p, { dirs: new Map(), files: [] }), node.dirs.get(p)!);
+    node.files.push(f);
+  }
+  let n = 0;
+  const refs: string[] = [];
+  const render = (node: Node, indent: string): string =>
+    [
+      ...node.files.map((f) => {
+        const id = ++n;
+        refs.push(`<ComponentRef Id="c${id}"/>`);
+        return `${indent}<Component Id="c${id}" Guid="${guid(id)}"><File Id="f${id}" Name="${path.posix.basename(f)}" Source="${f}" KeyPath="yes"/></Component>`;
+      }),
+      ...[...node.dirs].map(([name, child]) => `${indent}<Directory Id="d${++n}" Name="${name}">\n${render(child, `${indent}  `)}\n${indent}</Directory>`),
+    ].join('\n');
+  const body = render(root, '        ');
+  return `<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+  <Product Id="*" Name="Python 3.12.7 (pydepot test)" Language="1033" Version="3.12.7150" Manufacturer="pydepot tests" UpgradeCode="8e0b2f5c-ffff-4000-8000-000000000000">
+    <Package InstallerVersion="200" Compressed="yes" InstallScope="perMachine"/>
+    <Media Id="1" Cabinet="python.cab" EmbedCab="yes"/>
+    <Directory Id="TARGETDIR" Name="SourceDir">
+      <Directory Id="INSTALLDIR" Name="Python312">
+${body}
+      </Directory>
+    </Directory>
+    <Feature Id="Main" Level="1">${refs.join('')}</Feature>
+  </Product>
+</Wix>
+`;
+}
+
+describe('Windows distributions, prepared on Linux', () => {
+  const { dir, cleanup } = testdir({}, 'pydepot-winsrc-');
+  afterAll(cleanup);
+  const tree = path.join(dir, 'tree');
+  writeFiles(tree, WINDOWS_PREFIX);
+  const context = { cacheDir: path.join(dir, 'cache'), ...quiet };
+
+  const expectWindowsTree = (dest: string) => {
+    expect(existsSync(path.join(dest, 'python.exe'))).toBe(true);
+    expect(readFileSync(path.join(dest, 'Lib/json/__init__.py'), 'utf8')).toBe('# json\n');
+    expect(existsSync(path.join(dest, 'DLLs/_ssl.pyd'))).toBe(true);
+    // Pruned like every source: the test suite and the installer's own site-packages.
+    expect(existsSync(path.join(dest, 'Lib/test'))).toBe(false);
+    expect(existsSync(path.join(dest, 'Lib/site-packages/leftover'))).toBe(false);
+    expect(existsSync(path.join(dest, 'Lib/site-packages/README.txt'))).toBe(true);
+  };
+
+  it('unpacks an MSI built with wixl through the MSI source (msiextract), verified by sha256', async () => {
+    const source = path.join(dir, 'python.wxs');
+    writeFileSync(source, wxs(Object.keys(WINDOWS_PREFIX)));
+    const msi = path.join(dir, 'python-3.12.7-amd64.msi');
+    execFileSync('wixl', ['-o', msi, source], { cwd: tree, stdio: 'pipe' });
+    const spec = parseEnvironmentSpec(JSON.stringify({ python: { msi: 'python-3.12.7-amd64.msi', sha256: sha256Of(msi) } }), path.join(dir, 'environment.json'), 'win');
+    const dist = resolveDistribution(spec.python);
+    expect(dist.kind).toBe('msi');
+    const dest = path.join(dir, 'out-msi');
+    const result = await dist.unpack(dest, context);
+    expect(result).toEqual({ version: '3.12.7', os: 'windows', scrubBinaries: false, source: { kind: 'msi', msi: 'python-3.12.7-amd64.msi', sha256: sha256Of(msi) } });
+    expectWindowsTree(dest);
+  });
+
+  it('refuses an MSI whose sha256 does not match, extracting nothing', async () => {
+    const spec = parseEnvironmentSpec(JSON.stringify({ python: { msi: 'python-3.12.7-amd64.msi', sha256: 'b'.repeat(64) } }), path.join(dir, 'environment.json'), 'win');
+    const dest = path.join(dir, 'out-bad-msi');
+    await expect(resolveDistribution(spec.python).unpack(dest, context)).rejects.toThrow(/sha256 mismatch/);
+    expect(existsSync(dest)).toBe(false);
+  });
+
+  it('fetches the NuGet "python" package by version from a feed (flat-container layout) and finds tools/', async () => {
+    const feed = path.join(dir, 'feed');
+    const nupkg = path.join(feed, 'python/3.12.7/python.3.12.7.nupkg');
+    mkdirSync(path.dirname(nupkg), { recursive: true });
+    python(
+      `import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
+    z.writestr('python.nuspec', '<package/>')
+    z.writestr('[Content_Types].xml', '<Types/>')
+    for base, _, files in os.walk(sys.argv[2]):
+        for f in files:
+            full = os.path.join(base, f)
+            z.write(full, 'tools/' + os.path.relpath(full, sys.argv[2]).replace(os.sep, '/'))`,
+      [nupkg, tree],
+    );
+    const spec = parseEnvironmentSpec(
+      JSON.stringify({ python: { nuget: '3.12.7', sha256: sha256Of(nupkg), feed: `file://${feed}` } }),
+      path.join(dir, 'environment.json'),
+      'win',
+    );
+    const dest = path.join(dir, 'out-nuget');
+    const result = await resolveDistribution(spec.python).unpack(dest, context);
+    expect(result).toMatchObject({ version: '3.12.7', os: 'windows', source: { kind: 'nuget', archive: 'python.3.12.7.nupkg' } });
+    expectWindowsTree(dest);
+  });
+
+  it('stops the Linux pipeline on a Windows tree with a message that says where to build it', async () => {
+    const spec = parseEnvironmentSpec(JSON.stringify({ python: { nuget: '3.12.7', sha256: sha256Of(path.join(dir, 'feed/python/3.12.7/python.3.12.7.nupkg')), feed: `file://${dir}/feed` } }), path.join(dir, 'environment.json'), 'win');
+    const out = path.join(dir, 'stage-unpack');
+    await expect(unpackDistribution({ spec, outputPath: out, cacheDir: context.cacheDir, log: () => undefined })).rejects.toThrow(/is a windows CPython; this build agent runs linux/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
