@@ -1,5 +1,13 @@
-import { execa } from 'execa';
+import type { execa as Execa } from 'execa';
 import { ProcessError } from '../errors';
+
+/**
+ * execa, loaded on first use: it is ESM-only and costs ~0.25 s to load, which
+ * the Nx runtime-input script (python-identity.js), run on every hash, never needs.
+ */
+const execa = new Proxy((() => undefined) as unknown as typeof Execa, {
+  apply: (_target, thisArg, args) => Reflect.apply((require('execa') as typeof import('execa')).execa, thisArg, args),
+});
 
 export interface RunOptions {
   cwd?: string;
