@@ -2,7 +2,8 @@ export * from './errors';
 export { run, runStreaming } from './process/run';
 export { isolatedPythonEnv } from './process/python-env';
 export { writeFileAtomic, writeJsonAtomic, buildDirectoryAtomically, siblingTempPath } from './fs/atomic';
-export { copyTree, hashTree, walkTree, sha256File, pathExists } from './fs/tree';
+export { copyTree, hashTree, hashIndex, indexTree, walkTree, sha256File, pathExists, mapLimit } from './fs/tree';
+export type { IndexedEntry, TreeEntry } from './fs/tree';
 export * from './spec/environment';
 export { validateJson } from './spec/json-schema';
 export * from './distribution';
@@ -11,6 +12,7 @@ export { makeRelocatable, mapRunpathEntry, neutralPath } from './interpreter/rel
 export * from './environment/layout';
 export * from './environment/manifest';
 export * from './environment/stages';
+export { environmentSbom, SBOM_FILE } from './environment/sbom';
 export { runPython, compileBytecode, listPackages } from './environment/python';
 export { makeScriptsRelocatable, parseScript, trampolinePreamble } from './environment/scripts';
 export * from './installer';

@@ -7,6 +7,12 @@ import { InstalledPackage } from './python';
 /** The manifest at the root of every built and published environment. */
 export const MANIFEST_FILE = 'pydepot.json';
 export const MANIFEST_SCHEMA_VERSION = 1;
+/** Index of every file of an environment with its sha256 (written by pip-install). */
+export const FILES_INDEX = 'pydepot-files.json';
+/** The CycloneDX SBOM at the root of every built and published environment. */
+export const SBOM_FILE = 'sbom.cdx.json';
+/** Files that describe an environment's content rather than being part of it (not in the content hash). */
+export const METADATA_FILES = new Set([MANIFEST_FILE, FILES_INDEX, SBOM_FILE]);
 
 export interface EnvironmentManifest {
   schemaVersion: number;

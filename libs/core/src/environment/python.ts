@@ -22,6 +22,8 @@ export async function compileBytecode(root: string, dirs: string[]): Promise<voi
 export interface InstalledPackage {
   name: string;
   version: string;
+  /** sha256 of the distribution's RECORD (every installed file with its hash). */
+  recordSha256?: string;
 }
 
 export async function listPackages(root: string): Promise<InstalledPackage[]> {

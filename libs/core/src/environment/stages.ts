@@ -1,15 +1,17 @@
+import * as path from 'node:path';
 import { resolveDistribution } from '../distribution';
 import { PydepotError } from '../errors';
-import { buildDirectoryAtomically } from '../fs/atomic';
-import { copyTree, hashTree } from '../fs/tree';
+import { buildDirectoryAtomically, writeJsonAtomic } from '../fs/atomic';
+import { copyTree, hashIndex, indexTree } from '../fs/tree';
 import { getInstaller } from '../installer';
 import { hostPlatform } from '../interpreter/discover';
 import { makeRelocatable } from '../interpreter/relocate';
 import { EnvironmentSpec } from '../spec/environment';
 import { writeActivators } from './activators';
 import { hostLayout, minorOf } from './layout';
-import { EnvironmentManifest, MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, readManifest, writeManifest } from './manifest';
+import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, readManifest, SBOM_FILE, writeManifest } from './manifest';
 import { compileBytecode, listPackages, runPython } from './python';
+import { environmentSbom } from './sbom';
 import { makeScriptsRelocatable } from './scripts';
 
 /*
@@ -95,8 +97,16 @@ export async function installRequirements(
       specFile: spec.file,
     });
     const next = await finishSitePackages(tmp, manifest);
-    const contentHash = await hashTree(tmp, (rel) => rel !== MANIFEST_FILE);
-    return { ...next, name: spec.name, description: spec.description, version: contentHash.slice(0, 16), contentHash, inputHash: options.inputHash };
+    // The file index lists every entry with its sha256: publishers reuse
+    // unchanged files from the previous version by it, and anyone can check a
+    // published copy against it. It, the manifest and the SBOM describe the
+    // content, so they are not part of the content hash.
+    const index = await indexTree(tmp, (rel) => !METADATA_FILES.has(rel));
+    const contentHash = hashIndex(index);
+    const finished: EnvironmentManifest = { ...next, name: spec.name, description: spec.description, version: contentHash.slice(0, 16), contentHash, inputHash: options.inputHash };
+    await writeJsonAtomic(path.join(tmp, FILES_INDEX), { schemaVersion: 1, contentHash, entries: index });
+    await writeJsonAtomic(path.join(tmp, SBOM_FILE), environmentSbom(finished));
+    return finished;
   });
 }
 

@@ -73,7 +73,7 @@ async function removeStaleSiblings(target: string): Promise<void> {
   );
 }
 
-function isLivePid(pid: number): boolean {
+export function isLivePid(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);

@@ -79,21 +79,41 @@ export async function copyTree(src: string, dest: string, options: CopyTreeOptio
   return { files, bytes };
 }
 
+/** One entry of a tree's file index: what a tree holds, by content. */
+export interface IndexedEntry {
+  rel: string;
+  kind: TreeEntry['kind'];
+  /** Files: permission bits. */
+  mode?: number;
+  size?: number;
+  sha256?: string;
+  /** Symlinks: the link text. */
+  target?: string;
+}
+
+/** Every entry of a tree with its content digest (files) or link text (symlinks). */
+export async function indexTree(root: string, filter?: (rel: string, kind: TreeEntry['kind']) => boolean): Promise<IndexedEntry[]> {
+  const entries = await walkTree(root, filter);
+  return mapLimit(entries, 16, async (e): Promise<IndexedEntry> => {
+    const abs = path.join(root, e.rel);
+    if (e.kind === 'dir') return { rel: e.rel, kind: 'dir' };
+    if (e.kind === 'symlink') return { rel: e.rel, kind: 'symlink', target: await fs.readlink(abs) };
+    return { rel: e.rel, kind: 'file', mode: e.mode, size: e.size, sha256: createHash('sha256').update(await fs.readFile(abs)).digest('hex') };
+  });
+}
+
 /**
  * A content hash of a tree: paths, kinds, executable bits, symlink targets and
  * file contents. Mtimes and owners are left out on purpose: they differ
  * between identical builds and are lost by VCS depots anyway.
  */
+export function hashIndex(index: IndexedEntry[]): string {
+  const lines = index.map((e) => (e.kind === 'dir' ? `d ${e.rel}` : e.kind === 'symlink' ? `l ${e.rel} ${e.target}` : `f ${e.rel} ${e.mode! & 0o111 ? 'x' : '-'} ${e.sha256}`));
+  return createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
 export async function hashTree(root: string, filter?: (rel: string, kind: TreeEntry['kind']) => boolean): Promise<string> {
-  const entries = await walkTree(root, filter);
-  const digests = await mapLimit(entries, 16, async (e) => {
-    const abs = path.join(root, e.rel);
-    if (e.kind === 'dir') return `d ${e.rel}`;
-    if (e.kind === 'symlink') return `l ${e.rel} ${await fs.readlink(abs)}`;
-    const content = createHash('sha256').update(await fs.readFile(abs)).digest('hex');
-    return `f ${e.rel} ${e.mode & 0o111 ? 'x' : '-'} ${content}`;
-  });
-  return createHash('sha256').update(digests.join('\n')).digest('hex');
+  return hashIndex(await indexTree(root, filter));
 }
 
 export async function sha256File(file: string): Promise<string> {

@@ -1,51 +1,63 @@
 import { promises as fs, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { testdir } from '../../../../tools/testing';
+import { testdir, writeFiles } from '../../../../tools/testing';
 import { EnvironmentManifest } from '../environment/manifest';
 import { DirectoryPublisher } from './directory';
 import { resolveDepot } from './depot';
+import { readReleases } from './history';
 
-const manifest = (version: string): EnvironmentManifest => ({
+const manifest = (version: string, packages: Array<[string, string]> = []): EnvironmentManifest => ({
   schemaVersion: 1,
   name: 'tool',
   version,
   platform: 'linux-x64',
   python: { implementation: 'cpython', version: '3.12.1', source: { kind: 'installed' } },
   entryPoints: { python: 'bin/python', scriptsDir: 'bin', sitePackages: 'lib/python3.12/site-packages' },
-  packages: [],
+  packages: packages.map(([name, v]) => ({ name, version: v })),
 });
+const quiet = { log: () => undefined };
+const BIG = 'x'.repeat(100_000);
 
 describe('DirectoryPublisher', () => {
-  it('publishes a version atomically, moves current, and writes nothing for identical content', async () => {
-    const { dir, cleanup } = testdir({ 'build/bin/python': 'py', 'build/pydepot.json': '{}' });
+  it('publishes atomically, moves current, writes nothing for identical content, and reuses unchanged files', async () => {
+    const { dir, cleanup } = testdir({ 'b1/bin/python': 'py', 'b1/lib/big.bin': BIG, 'b1/lib/pkg/a.py': 'a = 1', 'b1/pydepot.json': JSON.stringify(manifest('v1', [['a', '1.0']])) });
     try {
       const depot = path.join(dir, 'depot');
+      const envDir = path.join(depot, 'tool');
       const publisher = new DirectoryPublisher(depot);
-      const first = await publisher.publish({ buildPath: path.join(dir, 'build'), manifest: manifest('v1'), log: () => undefined });
-      expect(first).toEqual({ version: 'v1', location: path.join(depot, 'tool', 'v1'), copied: true, currentChanged: true });
-      expect(readlinkSync(path.join(depot, 'tool', 'current'))).toBe('v1');
-      expect(JSON.parse(readFileSync(path.join(depot, 'tool', 'current.json'), 'utf8')).version).toBe('v1');
-      const before = readdirSync(path.join(depot, 'tool')).map((n) => [n, statSync(path.join(depot, 'tool', n)).mtimeMs]);
-      const again = await publisher.publish({ buildPath: path.join(dir, 'build'), manifest: manifest('v1'), log: () => undefined });
-      expect(again).toMatchObject({ copied: false, currentChanged: false });
-      expect(readdirSync(path.join(depot, 'tool')).map((n) => [n, statSync(path.join(depot, 'tool', n)).mtimeMs])).toEqual(before);
-      const second = await publisher.publish({ buildPath: path.join(dir, 'build'), manifest: manifest('v2'), log: () => undefined });
-      expect(second).toMatchObject({ copied: true, currentChanged: true });
-      expect(readlinkSync(path.join(depot, 'tool', 'current'))).toBe('v2');
-      expect(readdirSync(path.join(depot, 'tool')).sort()).toEqual(['current', 'current.json', 'v1', 'v2']);
+      const first = await publisher.publish({ buildPath: path.join(dir, 'b1'), manifest: manifest('v1', [['a', '1.0']]), ...quiet });
+      expect(first).toMatchObject({ version: 'v1', location: path.join(envDir, 'v1'), copied: true, currentChanged: true, filesLinked: 0, filesCopied: 4 });
+      expect(readlinkSync(path.join(envDir, 'current'))).toBe('v1');
+      expect(JSON.parse(readFileSync(path.join(envDir, 'current.json'), 'utf8')).version).toBe('v1');
+
+      const listing = () => readdirSync(envDir).map((n) => [n, statSync(path.join(envDir, n)).mtimeMs]);
+      const before = listing();
+      const again = await publisher.publish({ buildPath: path.join(dir, 'b1'), manifest: manifest('v1', [['a', '1.0']]), ...quiet });
+      expect(again).toMatchObject({ copied: false, currentChanged: false, bytesWritten: 0 });
+      expect(listing()).toEqual(before);
+
+      // One small file changes: only it (and the metadata) is written; the rest are hard links to v1.
+      writeFiles(dir, { 'b2/bin/python': 'py', 'b2/lib/big.bin': BIG, 'b2/lib/pkg/a.py': 'a = 2', 'b2/lib/pkg/b.py': 'b = 1', 'b2/pydepot.json': JSON.stringify(manifest('v2', [['a', '1.1'], ['b', '1.0']])) });
+      const second = await publisher.publish({ buildPath: path.join(dir, 'b2'), manifest: manifest('v2', [['a', '1.1'], ['b', '1.0']]), ...quiet });
+      expect(second).toMatchObject({ copied: true, currentChanged: true, filesLinked: 2, filesCopied: 3, bytesWritten: 'a = 2'.length + 'b = 1'.length + JSON.stringify(manifest('v2', [['a', '1.1'], ['b', '1.0']])).length });
+      expect(statSync(path.join(envDir, 'v2/lib/big.bin')).ino).toBe(statSync(path.join(envDir, 'v1/lib/big.bin')).ino);
+      expect(readFileSync(path.join(envDir, 'v1/lib/pkg/a.py'), 'utf8')).toBe('a = 1');
+      expect(readlinkSync(path.join(envDir, 'current'))).toBe('v2');
+      expect(readdirSync(envDir).sort()).toEqual(['CHANGELOG.md', 'current', 'current.json', 'releases.json', 'v1', 'v2']);
+      const changelog = readFileSync(path.join(envDir, 'CHANGELOG.md'), 'utf8');
+      expect(changelog).toContain('- added b 1.0');
+      expect(changelog).toContain('- a 1.0 → 1.1');
     } finally {
       cleanup();
     }
   });
 
-  it('leaves the depot as it was when the copy fails', async () => {
-    const { dir, cleanup } = testdir({ 'build/bin/python': 'py', 'build/lib/data': 'x', 'build/pydepot.json': '{}' });
+  it('leaves the depot as it was when the copy fails (depot full)', async () => {
+    const { dir, cleanup } = testdir({ 'b1/bin/python': 'py', 'b1/lib/data': 'x', 'b1/pydepot.json': '{}', 'b2/bin/python': 'py2', 'b2/lib/data': 'y', 'b2/pydepot.json': '{}' });
     try {
       const depot = path.join(dir, 'depot');
       const publisher = new DirectoryPublisher(depot);
-      await publisher.publish({ buildPath: path.join(dir, 'build'), manifest: manifest('v1'), log: () => undefined });
-      // The depot fills up on the second file of the copy.
-      const failing = { buildPath: path.join(dir, 'build'), manifest: manifest('v2'), log: () => undefined };
+      await publisher.publish({ buildPath: path.join(dir, 'b1'), manifest: manifest('v1'), ...quiet });
       const original = fs.copyFile;
       let calls = 0;
       (fs as any).copyFile = async (...args: Parameters<typeof fs.copyFile>) => {
@@ -53,21 +65,50 @@ describe('DirectoryPublisher', () => {
         return original(...args);
       };
       try {
-        await expect(publisher.publish(failing)).rejects.toThrow(/publishing tool to .*v2 failed: ENOSPC.*left as it was/);
+        const error = await publisher.publish({ buildPath: path.join(dir, 'b2'), manifest: manifest('v2'), ...quiet }).catch((e) => e);
+        expect(error.message).toMatch(/publishing tool to .*v2 failed: ENOSPC.*left as it was/);
+        expect(error.hint).toMatch(/depot is full/);
       } finally {
         (fs as any).copyFile = original;
       }
-      expect(readdirSync(path.join(depot, 'tool')).sort()).toEqual(['current', 'current.json', 'v1']);
+      expect(readdirSync(path.join(depot, 'tool')).sort()).toEqual(['CHANGELOG.md', 'current', 'current.json', 'releases.json', 'v1']);
       expect(readlinkSync(path.join(depot, 'tool', 'current'))).toBe('v1');
     } finally {
       cleanup();
     }
   });
 
-  it('resolves the depot: spec, then PYDEPOT_DEPOT, then the workspace default', () => {
+  it('keeps the N newest versions, rolls back and forth, and logs every move', async () => {
+    const { dir, cleanup } = testdir({});
+    try {
+      const depot = path.join(dir, 'depot');
+      const envDir = path.join(depot, 'tool');
+      const publisher = new DirectoryPublisher(depot, { keep: 2 });
+      for (const v of ['v1', 'v2', 'v3']) {
+        writeFiles(dir, { [`${v}/bin/python`]: v, [`${v}/pydepot.json`]: JSON.stringify(manifest(v, [['a', v]])) });
+        await publisher.publish({ buildPath: path.join(dir, v), manifest: manifest(v, [['a', v]]), ...quiet });
+      }
+      expect(readdirSync(envDir).filter((n) => n.startsWith('v')).sort()).toEqual(['v2', 'v3']);
+      const back = await publisher.rollback({ name: 'tool', ...quiet });
+      expect(back).toMatchObject({ version: 'v2', currentChanged: true });
+      expect(readlinkSync(path.join(envDir, 'current'))).toBe('v2');
+      await expect(publisher.rollback({ name: 'tool', to: 'v1', ...quiet })).rejects.toThrow('cannot roll tool back to v1: the depot has v2, v3');
+      // Publishing v3 again after the rollback moves current forward again, writing nothing.
+      const forward = await publisher.publish({ buildPath: path.join(dir, 'v3'), manifest: manifest('v3', [['a', 'v3']]), ...quiet });
+      expect(forward).toMatchObject({ copied: false, currentChanged: true, bytesWritten: 0 });
+      expect((await readReleases(envDir)).map((r) => `${r.action} ${r.version}`)).toEqual(['publish v1', 'publish v2', 'publish v3', 'rollback v2', 'publish v3']);
+      expect(readdirSync(envDir).filter((n) => n.startsWith('.'))).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('resolves the depot: spec, then PYDEPOT_DEPOT, then the workspace default; remotes stay as they are', () => {
     expect(resolveDepot({ workspaceRoot: '/ws', env: {} })).toBe('/ws/dist/depot');
     expect(resolveDepot({ workspaceRoot: '/ws', workspaceDefault: 'out/depot', env: {} })).toBe('/ws/out/depot');
     expect(resolveDepot({ workspaceRoot: '/ws', workspaceDefault: 'out/depot', env: { PYDEPOT_DEPOT: '/mnt/share' } })).toBe('/mnt/share');
     expect(resolveDepot({ workspaceRoot: '/ws', specDepot: '/mnt/special', env: { PYDEPOT_DEPOT: '/mnt/share' } })).toBe('/mnt/special');
+    expect(resolveDepot({ workspaceRoot: '/ws', specDepot: 'git@git.studio:tools/depot.git', env: {} })).toBe('git@git.studio:tools/depot.git');
+    expect(resolveDepot({ workspaceRoot: '/ws', specDepot: 'https://git.studio/depot.git', env: {} })).toBe('https://git.studio/depot.git');
   });
 });

@@ -1,25 +1,50 @@
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { MANIFEST_FILE } from '../environment/manifest';
+import { EnvironmentManifest, FILES_INDEX, MANIFEST_FILE, METADATA_FILES, readManifest } from '../environment/manifest';
 import { PydepotError } from '../errors';
 import { siblingTempPath, writeJsonAtomic } from '../fs/atomic';
-import { copyTree, pathExists } from '../fs/tree';
-import { Publisher, PublishRequest, PublishResult } from './publisher';
+import { IndexedEntry, indexTree, mapLimit, pathExists } from '../fs/tree';
+import { checkpoint } from './faults';
+import { readReleases, recordRelease, releaseFor } from './history';
+import { acquirePublishLock } from './lock';
+import { Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
 export const CURRENT = 'current';
 export const CURRENT_FILE = 'current.json';
 
+export interface DirectoryPublisherOptions {
+  /** Keep this many most recent versions (plus whatever `current` is); default: keep all. */
+  keep?: number;
+  /** Lock timing (tests shorten it). */
+  lock?: { timeoutMs?: number; staleMs?: number };
+}
+
 /**
- * Publishes into `<depot>/<env>/<version>/`. A version folder is copied into
- * a temp sibling and renamed into place, so users never see half of one; the
- * `current` pointer (a relative symlink, plus current.json for Windows shares
- * and tools) moves only after the version is complete. Versions are content
- * ids: publishing identical content again writes nothing.
+ * Publishes into `<depot>/<env>/<version>/` (a network share; the default
+ * publisher):
+ *
+ * - one publisher at a time per environment (a lock file with stale-lock
+ *   takeover), so concurrent CI agents queue instead of corrupting the depot;
+ * - a version is assembled in a temp sibling and renamed into place, so users
+ *   never see half of one; files unchanged since the current version are
+ *   hard links to it (same filesystem; copies otherwise), so a new version
+ *   costs about the bytes that changed;
+ * - `current` (a relative symlink, plus current.json for Windows shares and
+ *   tools) moves only after the version is complete; running processes keep
+ *   the version they started with, because versions are never modified;
+ * - releases.json and CHANGELOG.md record every publish and rollback with the
+ *   packages added, removed and upgraded; retention keeps the N newest
+ *   versions and never the one `current` points at.
+ *
+ * Versions are content ids: publishing identical content again writes nothing.
  */
 export class DirectoryPublisher implements Publisher {
   readonly kind = 'directory';
 
-  constructor(readonly depot: string) {}
+  constructor(
+    readonly depot: string,
+    readonly options: DirectoryPublisherOptions = {},
+  ) {}
 
   async publish(request: PublishRequest): Promise<PublishResult> {
     const { manifest, log } = request;
@@ -28,8 +53,75 @@ export class DirectoryPublisher implements Publisher {
         hint: 'run the pip-install target again',
       });
     }
-    const envDir = path.join(this.depot, manifest.name);
+    const envDir = await this.envDir(manifest.name);
     const versionDir = path.join(envDir, manifest.version);
+    const lock = await acquirePublishLock(envDir, { log, ...this.options.lock });
+    try {
+      checkpoint('locked');
+      await removeLeftovers(envDir);
+      const before = await readCurrentVersion(envDir);
+      let copied = false;
+      let stats = { bytes: 0, linked: 0, copied: 0 };
+      if (!(await pathExists(path.join(versionDir, MANIFEST_FILE)))) {
+        const tmp = siblingTempPath(versionDir);
+        try {
+          log(`writing version ${manifest.version} to ${versionDir}`);
+          const previous = before && before !== manifest.version ? path.join(envDir, before) : undefined;
+          stats = await assembleVersion(request.buildPath, tmp, previous);
+          checkpoint('assembled');
+          await fs.rename(tmp, versionDir);
+          checkpoint('renamed');
+          copied = true;
+        } catch (error) {
+          await fs.rm(tmp, { recursive: true, force: true });
+          throw new PydepotError(`publishing ${manifest.name} to ${versionDir} failed: ${(error as Error).message}; the depot was left as it was`, {
+            path: versionDir,
+            hint: (error as NodeJS.ErrnoException).code === 'ENOSPC' ? 'the depot is full: free space or lower "keep" to remove old versions' : 'check that the depot is writable',
+          });
+        }
+      }
+      const currentChanged = await pointCurrent(envDir, manifest.version);
+      if (currentChanged) {
+        const previousManifest = before && before !== manifest.version ? await readManifest(path.join(envDir, before)).catch(() => undefined) : undefined;
+        await recordRelease(envDir, releaseFor(manifest, previousManifest, 'publish'), manifest.name);
+        checkpoint('recorded');
+      }
+      const removed = await this.applyRetention(envDir, manifest.version, log);
+      return { version: manifest.version, location: versionDir, copied, currentChanged, bytesWritten: stats.bytes, filesLinked: stats.linked, filesCopied: stats.copied, removed };
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Point `current` back at an earlier version (default: the one before the current one). */
+  async rollback(request: RollbackRequest): Promise<PublishResult> {
+    const envDir = path.join(this.depot, request.name);
+    const versions = await listVersions(envDir);
+    if (versions.length === 0) throw new PydepotError(`${request.name} has no versions in ${this.depot}`, { path: envDir, hint: `publish it first: nx run ${request.name}:publish` });
+    const lock = await acquirePublishLock(envDir, { log: request.log, ...this.options.lock });
+    try {
+      const current = await readCurrentVersion(envDir);
+      const target = request.to ?? (await previousVersion(envDir, current));
+      if (!target || !versions.includes(target)) {
+        throw new PydepotError(`cannot roll ${request.name} back to ${target ?? '(no earlier version)'}: the depot has ${versions.join(', ')}`, {
+          path: envDir,
+          hint: 'name one of those versions (nx run <env>:rollback --to=<version>)',
+        });
+      }
+      const currentChanged = await pointCurrent(envDir, target);
+      if (currentChanged) {
+        const manifest = await readManifest(path.join(envDir, target));
+        const from = current ? await readManifest(path.join(envDir, current)).catch(() => undefined) : undefined;
+        await recordRelease(envDir, releaseFor(manifest, from, 'rollback'), request.name);
+      }
+      return { version: target, location: path.join(envDir, target), copied: false, currentChanged, bytesWritten: 0, filesLinked: 0, filesCopied: 0, removed: [] };
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async envDir(name: string): Promise<string> {
+    const envDir = path.join(this.depot, name);
     try {
       await fs.mkdir(envDir, { recursive: true });
     } catch (error) {
@@ -38,28 +130,128 @@ export class DirectoryPublisher implements Publisher {
         hint: 'check that the depot is mounted and writable (set it with PYDEPOT_DEPOT or "publish.depot")',
       });
     }
-    let copied = false;
-    if (!(await pathExists(path.join(versionDir, MANIFEST_FILE)))) {
-      const tmp = siblingTempPath(versionDir);
-      try {
-        log(`copying version ${manifest.version} to ${versionDir}`);
-        await copyTree(request.buildPath, tmp);
-        await fs.rename(tmp, versionDir);
-        copied = true;
-      } catch (error) {
-        await fs.rm(tmp, { recursive: true, force: true });
-        const code = (error as NodeJS.ErrnoException).code;
-        // Another publisher renamed the same content id in first: theirs is identical.
-        if ((code === 'EEXIST' || code === 'ENOTEMPTY') && (await pathExists(path.join(versionDir, MANIFEST_FILE)))) copied = false;
-        else
-          throw new PydepotError(`publishing ${manifest.name} to ${versionDir} failed: ${(error as Error).message}; the depot was left as it was`, {
-            path: versionDir,
-            hint: code === 'ENOSPC' ? 'the depot is full: free space or remove old versions' : 'check that the depot is writable',
-          });
-      }
+    return envDir;
+  }
+
+  /** Delete all but the `keep` newest versions; never `current` nor the one just published. */
+  private async applyRetention(envDir: string, published: string, log: (m: string) => void): Promise<string[]> {
+    const keep = this.options.keep;
+    if (!keep || keep < 1) return [];
+    const current = await readCurrentVersion(envDir);
+    const order = await versionsNewestFirst(envDir);
+    const kept = new Set([...order.slice(0, keep), current, published]);
+    const removed: string[] = [];
+    for (const version of order.filter((v) => !kept.has(v))) {
+      // Renamed aside first: a deletion cut short leaves a hidden folder, never half a version.
+      const aside = path.join(envDir, `.trash-${version}-${process.pid}`);
+      await fs.rename(path.join(envDir, version), aside);
+      checkpoint('retired');
+      await fs.rm(aside, { recursive: true, force: true });
+      removed.push(version);
     }
-    const currentChanged = await pointCurrent(envDir, manifest.version);
-    return { version: manifest.version, location: versionDir, copied, currentChanged };
+    if (removed.length) log(`retention (keep ${keep}): removed ${removed.join(', ')}`);
+    return removed;
+  }
+}
+
+/** Every complete version folder of an environment. */
+export async function listVersions(envDir: string): Promise<string[]> {
+  const names = await fs.readdir(envDir).catch(() => [] as string[]);
+  const versions: string[] = [];
+  for (const name of names) {
+    if (name.startsWith('.') || name === CURRENT) continue;
+    if (await pathExists(path.join(envDir, name, MANIFEST_FILE))) versions.push(name);
+  }
+  return versions.sort();
+}
+
+/** Versions by their last publish (releases.json), newest first; unknown ones by folder age. */
+async function versionsNewestFirst(envDir: string): Promise<string[]> {
+  const versions = await listVersions(envDir);
+  const releases = await readReleases(envDir);
+  const last = new Map<string, number>();
+  releases.forEach((r, i) => r.action === 'publish' && last.set(r.version, i));
+  const mtimes = new Map(await Promise.all(versions.map(async (v) => [v, (await fs.stat(path.join(envDir, v))).mtimeMs] as const)));
+  return versions.sort((a, b) => (last.get(b) ?? -1) - (last.get(a) ?? -1) || mtimes.get(b)! - mtimes.get(a)!);
+}
+
+async function previousVersion(envDir: string, current: string | undefined): Promise<string | undefined> {
+  const releases = await readReleases(envDir);
+  const at = releases.map((r) => r.version).lastIndexOf(current ?? '');
+  return at > 0 ? (releases[at].previous ?? releases[at - 1].version) : undefined;
+}
+
+/** Temp and trash folders of publishes that were killed (the lock guarantees none is live). */
+async function removeLeftovers(envDir: string): Promise<void> {
+  const names = await fs.readdir(envDir);
+  await Promise.all(
+    names.filter((n) => /^\..+\.tmp-\d+-[0-9a-f]{6}$/.test(n) || n.startsWith('.trash-')).map((n) => fs.rm(path.join(envDir, n), { recursive: true, force: true })),
+  );
+}
+
+/**
+ * Write the build into `dest`: files whose content and mode are unchanged
+ * since `previous` (found by sha256 in the indexes, whatever their path) are
+ * hard links to it; the rest are copied. Hard links need one filesystem and a
+ * share that supports them; otherwise every file is copied.
+ */
+async function assembleVersion(build: string, dest: string, previous: string | undefined): Promise<{ bytes: number; linked: number; copied: number }> {
+  const index = await readIndex(build);
+  const reusable = new Map<string, string>();
+  if (previous) {
+    for (const e of (await readIndex(previous).catch(() => [] as IndexedEntry[])).filter((x) => x.kind === 'file')) reusable.set(`${e.sha256}:${e.mode}`, e.rel);
+  }
+  await fs.mkdir(dest, { recursive: true });
+  for (const e of index) if (e.kind === 'dir') await fs.mkdir(path.join(dest, e.rel), { mode: 0o700 });
+  let canLink = previous !== undefined;
+  const stats = { bytes: 0, linked: 0, copied: 0 };
+  const copyFile = async (rel: string, mode: number, size: number) => {
+    const to = path.join(dest, rel);
+    await fs.copyFile(path.join(build, rel), to, constants.COPYFILE_FICLONE);
+    await fs.chmod(to, mode);
+    stats.bytes += size;
+    stats.copied++;
+  };
+  await mapLimit(
+    index.filter((e) => e.kind !== 'dir'),
+    16,
+    async (e) => {
+      if (e.kind === 'symlink') {
+        await fs.symlink(e.target!, path.join(dest, e.rel));
+      } else {
+        const same = canLink ? reusable.get(`${e.sha256}:${e.mode}`) : undefined;
+        let done = false;
+        if (same) {
+          try {
+            await fs.link(path.join(previous!, same), path.join(dest, e.rel));
+            stats.linked++;
+            done = true;
+          } catch (error) {
+            const code = (error as NodeJS.ErrnoException).code;
+            if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP' && code !== 'ENOENT') throw error;
+            if (code !== 'ENOENT') canLink = false; // this depot cannot hard-link: copy from here on
+          }
+        }
+        if (!done) await copyFile(e.rel, e.mode!, e.size!);
+      }
+      checkpoint(`file ${e.rel}`);
+    },
+  );
+  for (const name of METADATA_FILES) {
+    const st = await fs.stat(path.join(build, name)).catch(() => undefined);
+    if (st) await copyFile(name, st.mode & 0o7777, st.size);
+  }
+  for (const e of [...index].reverse()) if (e.kind === 'dir') await fs.chmod(path.join(dest, e.rel), (await fs.stat(path.join(build, e.rel))).mode & 0o7777);
+  await fs.chmod(dest, (await fs.stat(build)).mode & 0o7777);
+  return stats;
+}
+
+/** A tree's file index (pydepot-files.json, written by pip-install), or computed when absent. */
+async function readIndex(root: string): Promise<IndexedEntry[]> {
+  try {
+    return (JSON.parse(await fs.readFile(path.join(root, FILES_INDEX), 'utf8')) as { entries: IndexedEntry[] }).entries;
+  } catch {
+    return indexTree(root, (rel) => !METADATA_FILES.has(rel));
   }
 }
 
@@ -68,16 +260,14 @@ export async function pointCurrent(envDir: string, version: string): Promise<boo
   const link = path.join(envDir, CURRENT);
   const file = path.join(envDir, CURRENT_FILE);
   const linkTarget = await fs.readlink(link).catch(() => undefined);
-  const recorded = await fs
-    .readFile(file, 'utf8')
-    .then((t) => (JSON.parse(t) as { version?: string }).version)
-    .catch(() => undefined);
+  const recorded = await readCurrentVersion(envDir);
   if (recorded === version && (linkTarget === version || process.platform === 'win32')) return false;
   if (linkTarget !== version) {
     const tmp = siblingTempPath(link);
     try {
       await fs.symlink(version, tmp, 'dir');
       await fs.rename(tmp, link);
+      checkpoint('current link');
     } catch (error) {
       await fs.rm(tmp, { force: true });
       // Shares without symlink support keep only current.json.
@@ -85,6 +275,7 @@ export async function pointCurrent(envDir: string, version: string): Promise<boo
     }
   }
   await writeJsonAtomic(file, { version, path: version });
+  checkpoint('current.json');
   return true;
 }
 
@@ -95,3 +286,5 @@ export async function readCurrentVersion(envDir: string): Promise<string | undef
     return undefined;
   }
 }
+
+export type { EnvironmentManifest };

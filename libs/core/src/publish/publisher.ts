@@ -7,21 +7,39 @@ export interface PublishRequest {
   log: (message: string) => void;
 }
 
+export interface RollbackRequest {
+  name: string;
+  /** The version to make current; default: the one before the current one. */
+  to?: string;
+  log: (message: string) => void;
+}
+
 export interface PublishResult {
   version: string;
-  /** Where users run it from. */
+  /** Where users run it from (a folder, a repository URL + tag, an archive). */
   location: string;
   /** False when the depot already held this exact version. */
   copied: boolean;
   /** True when `current` was moved to this version. */
   currentChanged: boolean;
+  /** Bytes of file content written to the depot. */
+  bytesWritten: number;
+  /** Files reused from the previous version (hard links) and files written. */
+  filesLinked: number;
+  filesCopied: number;
+  /** Versions removed by the retention policy. */
+  removed: string[];
 }
 
 /**
- * A place environments are published to. The directory publisher (a network
- * share) is the default; git, archives and Perforce implement this too.
+ * A place environments are published to: a directory (a network share, the
+ * default), a git repository, archives. Perforce (or any other store) is one
+ * more implementation of this interface, returned by `getPublisher`; the
+ * executors never change (docs/PUBLISHING.md).
  */
 export interface Publisher {
   readonly kind: string;
   publish(request: PublishRequest): Promise<PublishResult>;
+  /** Make an earlier version current again. */
+  rollback(request: RollbackRequest): Promise<PublishResult>;
 }

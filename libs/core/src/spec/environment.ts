@@ -46,7 +46,7 @@ export interface EnvironmentSpec {
   index: IndexSettings;
   includeStdlibTests: boolean;
   verify: { imports: string[]; commands: string[][] };
-  publish: { depot?: string };
+  publish: { to?: 'directory' | 'git' | 'archive'; depot?: string; keep?: number; branch?: string; lfs?: boolean; formats?: Array<'tar.zst' | 'zip'> };
 }
 
 /** Read and validate an environment.json. Errors name the file and the field. */
@@ -101,7 +101,14 @@ export function parseEnvironmentSpec(text: string, file: string, name: string): 
     },
     includeStdlibTests: spec.includeStdlibTests ?? false,
     verify: { imports: spec.verify?.imports ?? [], commands: spec.verify?.commands ?? [] },
-    publish: { depot: spec.publish?.depot },
+    publish: dropUndefined({
+      to: spec.publish?.to,
+      depot: spec.publish?.depot,
+      keep: spec.publish?.keep,
+      branch: spec.publish?.branch,
+      lfs: spec.publish?.lfs,
+      formats: spec.publish?.formats,
+    }),
   };
 }
 

@@ -2,7 +2,7 @@
  * A small JSON-schema (draft-07 subset) validator, so each schema.json stays the
  * single source of truth for what a file may contain. It supports exactly what
  * our schemas use: type, properties, required, additionalProperties, enum,
- * pattern, minLength, items, minItems, uniqueItems, oneOf and local $ref.
+ * pattern, minLength, minimum, items, minItems, uniqueItems, oneOf and local $ref.
  */
 export interface SchemaIssue {
   /** JSON path of the offending field, e.g. `python.sha256` or `packages[2]`. */
@@ -46,6 +46,7 @@ function check(value: unknown, schema: Schema, root: Schema, at: string): Schema
       issues.push({ field, message: `${JSON.stringify(value)} does not match ${schema.pattern}${schema.description ? ` (${schema.description})` : ''}` });
     }
   }
+  if (typeof value === 'number' && schema.minimum !== undefined && value < schema.minimum) issues.push({ field, message: `must be at least ${schema.minimum}, got ${value}` });
   if (Array.isArray(value)) {
     if (schema.minItems !== undefined && value.length < schema.minItems) issues.push({ field, message: `needs at least ${schema.minItems} item(s)` });
     if (schema.uniqueItems) {

@@ -19,6 +19,7 @@ export interface PydepotPluginOptions {
   pipInstallTargetName?: string;
   publishTargetName?: string;
   verifyTargetName?: string;
+  rollbackTargetName?: string;
 }
 
 export const ENVIRONMENT_GLOB = 'environments/**/environment.json';
@@ -42,6 +43,7 @@ export function normalizeOptions(options: PydepotPluginOptions | undefined): Nor
     pipInstallTargetName: options?.pipInstallTargetName ?? 'pip-install',
     publishTargetName: options?.publishTargetName ?? 'publish',
     verifyTargetName: options?.verifyTargetName ?? 'verify',
+    rollbackTargetName: options?.rollbackTargetName ?? 'rollback',
   };
 }
 
@@ -106,6 +108,13 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
       dependsOn: [options.publishTargetName],
       cache: false,
       metadata: { description: 'Smoke-check and audit the published copy', technologies: ['python'] },
+    },
+    [options.rollbackTargetName]: {
+      executor: `${EXECUTORS}:rollback`,
+      options: { environment: specFile, depot: options.depot },
+      // Acts on the depot only: nothing to build first, nothing to cache.
+      cache: false,
+      metadata: { description: 'Point current back at an earlier version (--to=<version>; default: the previous one)', technologies: ['python'] },
     },
   };
 

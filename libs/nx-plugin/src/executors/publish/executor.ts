@@ -1,5 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { getPublisher, readManifest, resolveDepot } from '@pydepot/core';
+import { getPublisher, publisherSettings, readManifest } from '@pydepot/core';
 import { runExecutor } from '../../utils/run-executor';
 import type { PublishExecutorSchema } from './schema';
 
@@ -7,9 +7,16 @@ export default async function publishExecutor(options: PublishExecutorSchema, co
   return runExecutor('publish', options, context, async (env) => {
     const buildPath = env.stage('pip-install', options.inputPath);
     const manifest = await readManifest(buildPath);
-    const depot = resolveDepot({ specDepot: env.spec().publish.depot, workspaceDefault: options.depot, workspaceRoot: env.workspaceRoot });
-    const result = await getPublisher(depot).publish({ buildPath, manifest, log: env.log });
+    const settings = publisherSettings({ spec: env.spec(), targetOptions: options, workspaceRoot: env.workspaceRoot });
+    const result = await getPublisher(settings).publish({ buildPath, manifest, log: env.log });
     if (!result.copied && !result.currentChanged) env.log(`${result.location} is up to date; nothing written`);
-    else env.log(`published ${result.location}${result.currentChanged ? ' (now current)' : ''}`);
+    else {
+      const reuse = result.filesLinked ? `, ${result.filesLinked} unchanged files reused` : '';
+      env.log(`published ${result.location}${result.currentChanged ? ' (now current)' : ''}: ${formatBytes(result.bytesWritten)} written${reuse}`);
+    }
   });
+}
+
+function formatBytes(bytes: number): string {
+  return bytes < 1 << 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`;
 }
