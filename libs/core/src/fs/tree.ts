@@ -136,16 +136,27 @@ export async function pathExists(p: string): Promise<boolean> {
   }
 }
 
-/** Run `fn` over `items` with at most `limit` in flight; results keep their order. */
+/**
+ * Run `fn` over `items` with at most `limit` in flight; results keep their
+ * order. On the first failure no new item starts, and the call rejects only
+ * once every item in flight has settled, so a caller cleaning up afterwards
+ * (removing a half-written folder) never races a write still running.
+ */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
+  let failure: { error: unknown } | undefined;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
+    while (next < items.length && !failure) {
       const i = next++;
-      results[i] = await fn(items[i], i);
+      try {
+        results[i] = await fn(items[i], i);
+      } catch (error) {
+        failure ??= { error };
+      }
     }
   });
   await Promise.all(workers);
+  if (failure) throw failure.error;
   return results;
 }
