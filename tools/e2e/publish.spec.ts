@@ -30,10 +30,11 @@ function publishInChild(buildPath: string, depot: string, env: NodeJS.ProcessEnv
   return spawnSync(process.execPath, ['-r', REGISTER, CHILD, buildPath, depot], { cwd: REPO, env: { ...process.env, ...env }, encoding: 'utf8' });
 }
 
-/** A version folder is complete when every entry of its file index is there, as indexed. */
+/** A version folder is complete when every entry of its build's file index is there, as indexed. */
 function isComplete(versionDir: string): boolean {
   if (!existsSync(path.join(versionDir, 'pydepot.json'))) return false;
-  const entries = JSON.parse(readFileSync(path.join(versionDir, FILES_INDEX), 'utf8')).entries as IndexedEntry[];
+  const version = JSON.parse(readFileSync(path.join(versionDir, 'pydepot.json'), 'utf8')).version as string;
+  const entries = JSON.parse(readFileSync(path.join(builds.get(version)!, FILES_INDEX), 'utf8')).entries as IndexedEntry[];
   return entries.every((e) => {
     const st = lstatSync(path.join(versionDir, e.rel), { throwIfNoEntry: false });
     if (!st) return false;
@@ -53,6 +54,9 @@ function servedVersions(envDir: string, allowed: string[]): { link: string; json
   }
   return { link, json };
 }
+
+/** Build folder of each version, by version id. */
+const builds = new Map<string, string>();
 
 describe('publishing a real environment', () => {
   const { dir, cleanup } = testdir({}, 'pydepot-publish-');
@@ -77,6 +81,8 @@ describe('publishing a real environment', () => {
     const spec = { ...loadEnvironmentSpec(specFile('1.1.0')), name: v1.name! };
     v2 = await installRequirements({ inputPath: path.join(build, 'venv'), outputPath: path.join(build, 'env2'), spec, cacheDir: cacheDir(), ...quiet });
     expect(v2.version).not.toBe(v1.version);
+    builds.set(v1.version!, path.join(build, 'env'));
+    builds.set(v2.version!, path.join(build, 'env2'));
   });
 
   it('survives SIGKILL at 20 points of a publish: the depot always serves a complete old or new version, and the next publish succeeds', () => {
@@ -106,7 +112,7 @@ describe('publishing a real environment', () => {
       expect([point, next.status, next.stderr]).toEqual([point, 0, '']);
       expect(servedVersions(path.join(depot, envName), [v2.version!])).toEqual({ link: v2.version, json: v2.version });
       // No temp folders, no stale lock left behind.
-      expect([point, readdirSync(path.join(depot, envName)).filter((n) => n.startsWith('.'))]).toEqual([point, []]);
+      expect([point, readdirSync(path.join(depot, envName)).filter((n) => n.startsWith('.'))]).toEqual([point, ['.objects']]);
       rmSync(depot, { recursive: true, force: true });
     }
     expect(exec(path.join(seed, envName, 'current/bin/hello-tool'))).toBe('hello-tool 1.0.0\n');
@@ -133,7 +139,7 @@ describe('publishing a real environment', () => {
     const served = servedVersions(envDir, [v1.version!, v2.version!]);
     expect(served.link).toBe(served.json);
     expect((await readReleases(envDir)).map((r) => r.version).sort()).toEqual([v1.version, v2.version].sort());
-    expect(readdirSync(envDir).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(readdirSync(envDir).filter((n) => n.startsWith('.'))).toEqual(['.objects']);
   });
 
   it('on a depot that fills up: a clear error, the previous version intact and current', () => {
@@ -171,7 +177,7 @@ ls -A "$DEPOT/${v1.name}" > "$OUT/listing"
       expect(read('big.err')).toMatch(/publishing .* failed: ENOSPC.*the depot was left as it was/s);
       expect(read('big.err')).toMatch(/hint: the depot is full/);
       expect(read('current')).toBe(v1.version);
-      expect(read('listing').split('\n').sort()).toEqual(['CHANGELOG.md', 'current', 'current.json', 'releases.json', v1.version].sort());
+      expect(read('listing').split('\n').sort()).toEqual(['.objects', 'CHANGELOG.md', 'current', 'current.json', 'releases.json', v1.version].sort());
       expect(read('run')).toBe('hello-tool 1.0.0');
     });
   });

@@ -1,6 +1,6 @@
 import { constants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { EnvironmentManifest, FILES_INDEX, MANIFEST_FILE, METADATA_FILES, readManifest } from '../environment/manifest';
+import { EnvironmentManifest, FILES_INDEX, MANIFEST_FILE, METADATA_FILES, readManifest, SBOM_FILE } from '../environment/manifest';
 import { PydepotError } from '../errors';
 import { siblingTempPath, writeJsonAtomic } from '../fs/atomic';
 import { IndexedEntry, indexTree, mapLimit, pathExists } from '../fs/tree';
@@ -26,9 +26,10 @@ export interface DirectoryPublisherOptions {
  * - one publisher at a time per environment (a lock file with stale-lock
  *   takeover), so concurrent CI agents queue instead of corrupting the depot;
  * - a version is assembled in a temp sibling and renamed into place, so users
- *   never see half of one; files unchanged since the current version are
- *   hard links to it (same filesystem; copies otherwise), so a new version
- *   costs about the bytes that changed;
+ *   never see half of one; its files are hard links into the environment's
+ *   content store (`.objects/`, one file per distinct content), so a new
+ *   version writes only content no earlier version had (copies where the
+ *   share cannot hard-link);
  * - `current` (a relative symlink, plus current.json for Windows shares and
  *   tools) moves only after the version is complete; running processes keep
  *   the version they started with, because versions are never modified;
@@ -58,7 +59,7 @@ export class DirectoryPublisher implements Publisher {
     const lock = await acquirePublishLock(envDir, { log, ...this.options.lock });
     try {
       checkpoint('locked');
-      await removeLeftovers(envDir);
+      const interrupted = await removeLeftovers(envDir);
       const before = await readCurrentVersion(envDir);
       let copied = false;
       let stats = { bytes: 0, linked: 0, copied: 0 };
@@ -66,14 +67,14 @@ export class DirectoryPublisher implements Publisher {
         const tmp = siblingTempPath(versionDir);
         try {
           log(`writing version ${manifest.version} to ${versionDir}`);
-          const previous = before && before !== manifest.version ? path.join(envDir, before) : undefined;
-          stats = await assembleVersion(request.buildPath, tmp, previous);
+          stats = await assembleVersion(request.buildPath, tmp, path.join(envDir, OBJECTS_DIR));
           checkpoint('assembled');
           await fs.rename(tmp, versionDir);
           checkpoint('renamed');
           copied = true;
         } catch (error) {
-          await fs.rm(tmp, { recursive: true, force: true });
+          await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+          await collectGarbage(envDir).catch(() => undefined);
           throw new PydepotError(`publishing ${manifest.name} to ${versionDir} failed: ${(error as Error).message}; the depot was left as it was`, {
             path: versionDir,
             hint: (error as NodeJS.ErrnoException).code === 'ENOSPC' ? 'the depot is full: free space or lower "keep" to remove old versions' : 'check that the depot is writable',
@@ -87,6 +88,8 @@ export class DirectoryPublisher implements Publisher {
         checkpoint('recorded');
       }
       const removed = await this.applyRetention(envDir, manifest.version, log);
+      // Objects only a deleted or never-finished version used.
+      if (removed.length || interrupted) await collectGarbage(envDir);
       return { version: manifest.version, location: versionDir, copied, currentChanged, bytesWritten: stats.bytes, filesLinked: stats.linked, filesCopied: stats.copied, removed };
     } finally {
       await lock.release();
@@ -181,33 +184,53 @@ async function previousVersion(envDir: string, current: string | undefined): Pro
   return at > 0 ? (releases[at].previous ?? releases[at - 1].version) : undefined;
 }
 
-/** Temp and trash folders of publishes that were killed (the lock guarantees none is live). */
-async function removeLeftovers(envDir: string): Promise<void> {
-  const names = await fs.readdir(envDir);
-  await Promise.all(
-    names.filter((n) => /^\..+\.tmp-\d+-[0-9a-f]{6}$/.test(n) || n.startsWith('.trash-')).map((n) => fs.rm(path.join(envDir, n), { recursive: true, force: true })),
-  );
+/** Temp and trash folders of publishes that were killed (the lock guarantees none is live); true if there were any. */
+async function removeLeftovers(envDir: string): Promise<boolean> {
+  const stale = (dir: string) =>
+    fs.readdir(dir).then(
+      (names) => names.filter((n) => /^\..+\.tmp-\d+-[0-9a-f]{6}$/.test(n) || n.startsWith('.trash-')).map((n) => path.join(dir, n)),
+      () => [] as string[],
+    );
+  const found = [...(await stale(envDir)), ...(await stale(path.join(envDir, OBJECTS_DIR)))];
+  await Promise.all(found.map((p) => fs.rm(p, { recursive: true, force: true })));
+  return found.length > 0;
 }
 
 /**
- * Write the build into `dest`: files whose content and mode are unchanged
- * since `previous` (found by sha256 in the indexes, whatever their path) are
- * hard links to it; the rest are copied. Hard links need one filesystem and a
- * share that supports them; otherwise every file is copied.
+ * The environment's content store: every file of every version, once, named
+ * by its sha256 (and an `x` suffix when executable). Version folders hold
+ * hard links into it, so a new version writes only the content no earlier
+ * version had, whatever its path; objects are written beside their place
+ * and renamed in, so a killed publish never leaves half an object. It is per
+ * environment, so the environment's publish lock covers it.
  */
-async function assembleVersion(build: string, dest: string, previous: string | undefined): Promise<{ bytes: number; linked: number; copied: number }> {
+export const OBJECTS_DIR = '.objects';
+
+/** Remove objects no version links to any more (link count 1: only the store's own name). */
+async function collectGarbage(envDir: string): Promise<void> {
+  const store = path.join(envDir, OBJECTS_DIR);
+  const names = await fs.readdir(store).catch(() => [] as string[]);
+  await mapLimit(names, 16, async (n) => {
+    const st = await fs.lstat(path.join(store, n)).catch(() => undefined);
+    if (st?.isFile() && st.nlink === 1) await fs.rm(path.join(store, n), { force: true });
+  });
+}
+
+/**
+ * Write the build into `dest` through the content store: content the store
+ * already has is hard-linked (no bytes written); new content is added to the
+ * store, then linked. Where the depot cannot hard-link, files are copied
+ * straight into `dest` (correct, just without reuse).
+ */
+async function assembleVersion(build: string, dest: string, store: string): Promise<{ bytes: number; linked: number; copied: number }> {
   const index = await readIndex(build);
-  const reusable = new Map<string, string>();
-  if (previous) {
-    for (const e of (await readIndex(previous).catch(() => [] as IndexedEntry[])).filter((x) => x.kind === 'file')) reusable.set(`${e.sha256}:${e.mode}`, e.rel);
-  }
   await fs.mkdir(dest, { recursive: true });
+  await fs.mkdir(store, { recursive: true });
+  const canLink = await supportsHardLinks(store);
   for (const e of index) if (e.kind === 'dir') await fs.mkdir(path.join(dest, e.rel), { mode: 0o700 });
-  let canLink = previous !== undefined;
   const stats = { bytes: 0, linked: 0, copied: 0 };
-  const copyFile = async (rel: string, mode: number, size: number) => {
-    const to = path.join(dest, rel);
-    await fs.copyFile(path.join(build, rel), to, constants.COPYFILE_FICLONE);
+  const copyInto = async (from: string, to: string, mode: number, size: number) => {
+    await fs.copyFile(from, to, constants.COPYFILE_FICLONE);
     await fs.chmod(to, mode);
     stats.bytes += size;
     stats.copied++;
@@ -216,34 +239,44 @@ async function assembleVersion(build: string, dest: string, previous: string | u
     index.filter((e) => e.kind !== 'dir'),
     16,
     async (e) => {
-      if (e.kind === 'symlink') {
-        await fs.symlink(e.target!, path.join(dest, e.rel));
-      } else {
-        const same = canLink ? reusable.get(`${e.sha256}:${e.mode}`) : undefined;
-        let done = false;
-        if (same) {
-          try {
-            await fs.link(path.join(previous!, same), path.join(dest, e.rel));
-            stats.linked++;
-            done = true;
-          } catch (error) {
-            const code = (error as NodeJS.ErrnoException).code;
-            if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK' && code !== 'ENOTSUP' && code !== 'ENOENT') throw error;
-            if (code !== 'ENOENT') canLink = false; // this depot cannot hard-link: copy from here on
-          }
+      const to = path.join(dest, e.rel);
+      if (e.kind === 'symlink') await fs.symlink(e.target!, to);
+      else if (!canLink) await copyInto(path.join(build, e.rel), to, e.mode!, e.size!);
+      else {
+        const object = path.join(store, `${e.sha256}${e.mode! & 0o111 ? 'x' : ''}`);
+        if (await pathExists(object)) stats.linked++;
+        else {
+          const tmp = siblingTempPath(object);
+          await copyInto(path.join(build, e.rel), tmp, e.mode!, e.size!);
+          await fs.rename(tmp, object);
         }
-        if (!done) await copyFile(e.rel, e.mode!, e.size!);
+        await fs.link(object, to);
       }
       checkpoint(`file ${e.rel}`);
     },
   );
-  for (const name of METADATA_FILES) {
+  for (const name of [MANIFEST_FILE, SBOM_FILE]) {
     const st = await fs.stat(path.join(build, name)).catch(() => undefined);
-    if (st) await copyFile(name, st.mode & 0o7777, st.size);
+    if (st) await copyInto(path.join(build, name), path.join(dest, name), st.mode & 0o7777, st.size);
   }
   for (const e of [...index].reverse()) if (e.kind === 'dir') await fs.chmod(path.join(dest, e.rel), (await fs.stat(path.join(build, e.rel))).mode & 0o7777);
   await fs.chmod(dest, (await fs.stat(build)).mode & 0o7777);
   return stats;
+}
+
+/** Whether `dir`'s filesystem takes hard links (SMB and NFS shares usually do; some do not). */
+async function supportsHardLinks(dir: string): Promise<boolean> {
+  const probe = siblingTempPath(path.join(dir, 'probe'));
+  try {
+    await fs.writeFile(probe, '');
+    await fs.link(probe, `${probe}-link`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await fs.rm(probe, { force: true });
+    await fs.rm(`${probe}-link`, { force: true });
+  }
 }
 
 /** A tree's file index (pydepot-files.json, written by pip-install), or computed when absent. */
