@@ -185,7 +185,7 @@ describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
   it('does not let ambient state leak: the depot holds complete versions only', () => {
     for (const env of readdirSync(depot)) {
       for (const name of readdirSync(path.join(depot, env))) {
-        expect(name).toMatch(/^([0-9a-f]{16}|current|current\.json)$/);
+        expect(name).toMatch(/^([0-9a-f]{16}|current|current\.json|releases\.json|CHANGELOG\.md|\.objects)$/);
         if (/^[0-9a-f]{16}$/.test(name)) expect(statSync(path.join(depot, env, name, 'pydepot.json')).isFile()).toBe(true);
       }
     }

@@ -56,6 +56,11 @@ export class DirectoryPublisher implements Publisher {
     }
     const envDir = await this.envDir(manifest.name);
     const versionDir = path.join(envDir, manifest.version);
+    // Already published and current: answer without taking the lock, so an
+    // unchanged re-publish writes nothing at all to the depot, not even a lock file.
+    if ((await pathExists(path.join(versionDir, MANIFEST_FILE))) && (await isCurrent(envDir, manifest.version))) {
+      return { version: manifest.version, location: versionDir, copied: false, currentChanged: false, bytesWritten: 0, filesLinked: 0, filesCopied: 0, removed: [] };
+    }
     const lock = await acquirePublishLock(envDir, { log, ...this.options.lock });
     try {
       checkpoint('locked');
@@ -288,13 +293,18 @@ async function readIndex(root: string): Promise<IndexedEntry[]> {
   }
 }
 
+/** Both pointers (current.json, and the symlink where the platform has them) name `version`. */
+async function isCurrent(envDir: string, version: string): Promise<boolean> {
+  const linkTarget = await fs.readlink(path.join(envDir, CURRENT)).catch(() => undefined);
+  return (await readCurrentVersion(envDir)) === version && (linkTarget === version || process.platform === 'win32');
+}
+
 /** Move `current` to `version`; returns false when it already pointed there. */
 export async function pointCurrent(envDir: string, version: string): Promise<boolean> {
   const link = path.join(envDir, CURRENT);
   const file = path.join(envDir, CURRENT_FILE);
+  if (await isCurrent(envDir, version)) return false;
   const linkTarget = await fs.readlink(link).catch(() => undefined);
-  const recorded = await readCurrentVersion(envDir);
-  if (recorded === version && (linkTarget === version || process.platform === 'win32')) return false;
   if (linkTarget !== version) {
     const tmp = siblingTempPath(link);
     try {
