@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   bootstrapPip,
@@ -10,6 +11,7 @@ import {
   loadEnvironmentSpec,
   unpackDistribution,
 } from '../../libs/core/src';
+import { testdir } from '../testing';
 
 export const quiet = { log: () => undefined };
 
@@ -38,3 +40,62 @@ export function grepText(root: string, needle: string): string[] {
     throw error;
   }
 }
+
+export const REPO = path.resolve(__dirname, '../..');
+
+/** A copy of this workspace (its libs and example environments) in a temp folder, as a git repo. */
+export function makeWorkspace(): { ws: string; cleanup(): void } {
+  const { dir, cleanup } = testdir({}, 'pydepot-nx-');
+  const ws = path.join(dir, 'ws');
+  mkdirSync(ws);
+  for (const item of ['package.json', 'nx.json', 'tsconfig.base.json', '.env', 'libs', 'environments']) {
+    cpSync(path.join(REPO, item), path.join(ws, item), { recursive: true, filter: (src) => !src.includes('__snapshots__') });
+  }
+  symlinkSync(path.join(REPO, 'node_modules'), path.join(ws, 'node_modules'));
+  writeFileSync(path.join(ws, '.gitignore'), 'node_modules\ndist\n.nx\n');
+  git(ws, 'init', '-q', '-b', 'main');
+  git(ws, 'add', '-A');
+  git(ws, 'commit', '-qm', 'initial');
+  return { ws, cleanup };
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.email=ci@pydepot.test', '-c', 'user.name=ci', ...args], { cwd }).toString();
+}
+
+export function nx(ws: string, ...args: string[]): { status: number; out: string } {
+  return nxWith({}, ws, ...args);
+}
+
+/** `nx` with extra environment variables (a remote cache server, its token). */
+export function nxWith(env: NodeJS.ProcessEnv, ws: string, ...args: string[]): { status: number; out: string } {
+  const result = spawnSync(path.join(ws, 'node_modules/.bin/nx'), [...args, '--output-style=static'], {
+    cwd: ws,
+    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_SKIP_NX_CACHE: undefined, FORCE_COLOR: '0', ...env },
+    encoding: 'utf8',
+  });
+  return { status: result.status ?? -1, out: `${result.stdout}\n${result.stderr}` };
+}
+
+/** Every path under `root` with its inode and mtime: a write anywhere changes it. */
+export function snapshot(root: string): string[] {
+  const out: string[] = [];
+  const visit = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = path.join(dir, name);
+      const st = lstatSync(p);
+      out.push(`${path.relative(root, p)} ${st.ino} ${st.mtimeMs}`);
+      if (st.isDirectory()) visit(p);
+    }
+  };
+  visit(root);
+  return out;
+}
+
+/** "> nx run cli-tools:pip-install  [local cache]" → was that task replayed from the cache? */
+export function taskLines(out: string): Record<string, string> {
+  const lines: Record<string, string> = {};
+  for (const m of out.matchAll(/^> nx run ([\w-]+:[\w-]+)(.*)$/gm)) lines[m[1]] = m[2].trim();
+  return lines;
+}
+

@@ -205,9 +205,10 @@ async function removeLeftovers(envDir: string): Promise<boolean> {
  * The environment's content store: every file of every version, once, named
  * by its sha256 (and an `x` suffix when executable). Version folders hold
  * hard links into it, so a new version writes only the content no earlier
- * version had, whatever its path; objects are written beside their place
- * and renamed in, so a killed publish never leaves half an object. It is per
- * environment, so the environment's publish lock covers it.
+ * version had, whatever its path; new content is written into the version's
+ * temp folder and linked into the store only when complete, so a killed
+ * publish never leaves half an object. It is per environment, so the
+ * environment's publish lock covers it.
  */
 export const OBJECTS_DIR = '.objects';
 
@@ -240,22 +241,27 @@ async function assembleVersion(build: string, dest: string, store: string): Prom
     stats.bytes += size;
     stats.copied++;
   };
+  const stored = new Set(canLink ? await fs.readdir(store) : []);
   await mapLimit(
     index.filter((e) => e.kind !== 'dir'),
     16,
     async (e) => {
       const to = path.join(dest, e.rel);
+      const key = `${e.sha256}${e.mode! & 0o111 ? 'x' : ''}`;
       if (e.kind === 'symlink') await fs.symlink(e.target!, to);
-      else if (!canLink) await copyInto(path.join(build, e.rel), to, e.mode!, e.size!);
-      else {
-        const object = path.join(store, `${e.sha256}${e.mode! & 0o111 ? 'x' : ''}`);
-        if (await pathExists(object)) stats.linked++;
-        else {
-          const tmp = siblingTempPath(object);
-          await copyInto(path.join(build, e.rel), tmp, e.mode!, e.size!);
-          await fs.rename(tmp, object);
+      else if (canLink && stored.has(key)) {
+        await fs.link(path.join(store, key), to);
+        stats.linked++;
+      } else {
+        // New content goes into the (temp) version folder first, then into the store:
+        // the store only ever receives complete files.
+        await copyInto(path.join(build, e.rel), to, e.mode!, e.size!);
+        if (canLink) {
+          await fs.link(to, path.join(store, key)).catch((error: NodeJS.ErrnoException) => {
+            if (error.code !== 'EEXIST') throw error; // the same content twice in one version
+          });
+          stored.add(key);
         }
-        await fs.link(object, to);
       }
       checkpoint(`file ${e.rel}`);
     },

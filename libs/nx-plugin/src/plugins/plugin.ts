@@ -2,10 +2,12 @@ import {
   createNodesFromFiles,
   type CreateNodesContextV2,
   type CreateNodesV2,
+  type PreTasksExecution,
   type TargetConfiguration,
 } from '@nx/devkit';
 import * as path from 'node:path';
 import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, stagePath, StageTarget } from '../utils/paths';
+import { probeRemoteCache } from './remote-cache';
 
 /** Options of the plugin entry in nx.json. Target names are options too. */
 export interface PydepotPluginOptions {
@@ -32,6 +34,15 @@ export const createNodesV2: CreateNodesV2<PydepotPluginOptions> = [
   async (files, options, context) =>
     createNodesFromFiles((file, opts, ctx) => createEnvironmentProject(file, normalizeOptions(opts), ctx), files, options, context),
 ];
+
+/**
+ * Before tasks run: fall back to the local cache when the remote cache server
+ * is down (remote-cache.ts). Nx carries changes to process.env made here into
+ * the run, from the daemon and plugin workers too.
+ */
+export const preTasksExecution: PreTasksExecution<PydepotPluginOptions> = async () => {
+  for (const [key, value] of Object.entries(await probeRemoteCache())) process.env[key] = value;
+};
 
 export function normalizeOptions(options: PydepotPluginOptions | undefined): Normalized {
   return {

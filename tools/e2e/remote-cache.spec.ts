@@ -1,0 +1,102 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+import { hashTree } from '../../libs/core/src';
+import { testdir } from '../testing';
+import { makeWorkspace, nxWith, REPO, taskLines } from './helpers';
+
+jest.setTimeout(900_000);
+
+const SERVER = path.join(REPO, 'tools/cache-server/server.js');
+const TOKEN = 'pydepot-test-token';
+const BUILD_TARGETS = ['unpack', 'ensurepip', 'venv', 'pip-install'];
+const ENVIRONMENTS = ['maxscript-imaging', 'cli-tools'];
+
+/** Start tools/cache-server on a free port of 127.0.0.1; resolves with its URL. */
+function startServer(dir: string, extra: string[] = []): Promise<{ url: string; child: ChildProcess }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SERVER, '--dir', dir, '--port', '0', '--token', TOKEN, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve({ url: m[1], child });
+    });
+    child.on('exit', (code) => reject(new Error(`cache server exited ${code}: ${out}`)));
+  });
+}
+
+/**
+ * Two clones with separate local caches share one cache server: clone A
+ * builds everything, clone B (fresh) gets every environment build target
+ * from the remote cache, runs no Python build step, and publishes
+ * byte-identical environments.
+ */
+describe('a shared remote cache (tools/cache-server, Nx self-hosted protocol)', () => {
+  const { dir, cleanup } = testdir({}, 'pydepot-remote-');
+  const store = path.join(dir, 'store');
+  const a = makeWorkspace();
+  const b = makeWorkspace();
+  let server: { url: string; child: ChildProcess };
+  beforeAll(async () => (server = await startServer(store)));
+  afterAll(() => {
+    server?.child.kill();
+    a.cleanup();
+    b.cleanup();
+    cleanup();
+  });
+  const remote = () => ({ NX_SELF_HOSTED_REMOTE_CACHE_SERVER: server.url, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: TOKEN });
+
+  it('clone A builds everything and fills the remote cache', () => {
+    const run = nxWith(remote(), a.ws, 'run-many', '-t', 'publish');
+    expect(run.status).toBe(0);
+    expect(readdirSync(path.join(store, 'v1'))).toHaveLength(ENVIRONMENTS.length * BUILD_TARGETS.length);
+  });
+
+  it('clone B gets every build target from the remote cache, runs no Python step, and publishes identical environments', async () => {
+    const run = nxWith(remote(), b.ws, 'run-many', '-t', 'publish');
+    expect(run.status).toBe(0);
+    const tasks = taskLines(run.out);
+    for (const env of ENVIRONMENTS) for (const t of BUILD_TARGETS) expect([`${env}:${t}`, tasks[`${env}:${t}`]]).toEqual([`${env}:${t}`, '[remote cache]']);
+    expect(run.out).toContain(`Nx read the output from the cache instead of running the command for ${ENVIRONMENTS.length * BUILD_TARGETS.length} out of`);
+    for (const env of ENVIRONMENTS) {
+      const current = (ws: string) => JSON.parse(readFileSync(path.join(ws, 'dist/depot', env, 'current.json'), 'utf8')).version;
+      expect(current(b.ws)).toBe(current(a.ws));
+      const tree = (ws: string) => hashTree(path.join(ws, 'dist/depot', env, current(ws)));
+      expect(await tree(b.ws)).toBe(await tree(a.ws));
+    }
+  });
+
+  it('a wrong token fails with a clear message', () => {
+    const c = makeWorkspace();
+    try {
+      const run = nxWith({ ...remote(), NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: 'wrong' }, c.ws, 'run', 'cli-tools:unpack');
+      expect(run.status).not.toBe(0);
+      expect(run.out).toContain('Unauthorized: missing or invalid bearer token: set NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN');
+    } finally {
+      c.cleanup();
+    }
+  });
+
+  it('a server that is down: a visible warning and a local build; with PYDEPOT_REMOTE_CACHE_REQUIRED=1, a failure', async () => {
+    const d = makeWorkspace();
+    try {
+      // A port nothing listens on.
+      const probe = createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const port = (probe.address() as { port: number }).port;
+      await new Promise((resolve) => probe.close(resolve));
+      const down = { NX_SELF_HOSTED_REMOTE_CACHE_SERVER: `http://127.0.0.1:${port}`, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: TOKEN };
+      const strict = nxWith({ ...down, PYDEPOT_REMOTE_CACHE_REQUIRED: '1' }, d.ws, 'run', 'cli-tools:unpack');
+      expect(strict.status).not.toBe(0);
+      expect(strict.out).toMatch(/Failed to send request/);
+      const lenient = nxWith(down, d.ws, 'run', 'cli-tools:unpack');
+      expect(lenient.status).toBe(0);
+      expect(lenient.out).toContain(`pydepot  WARNING: the remote cache http://127.0.0.1:${port} is unreachable (ECONNREFUSED); this run uses the local cache only`);
+      expect(lenient.out).toMatch(/pydepot unpack cli-tools: CPython 3\.11\.\d+ \(installed\) ready/);
+    } finally {
+      d.cleanup();
+    }
+  });
+});
