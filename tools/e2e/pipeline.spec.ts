@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { auditTree, getPublisher, loadEnvironmentSpec, runSmokeChecks, unpackDistribution } from '../../libs/core/src';
+import { auditTree, cacheDir, getPublisher, installRequirements, loadEnvironmentSpec, runSmokeChecks, unpackDistribution } from '../../libs/core/src';
 import { makeWheel, pyenvPython, testdir } from '../testing';
 import { buildEnvironment, exec, grepText, quiet } from './helpers';
 
@@ -74,6 +74,19 @@ describe('pipeline (CPython 3.12, local wheels)', () => {
     expect(await runSmokeChecks(location, spec.verify)).toEqual(['import hello_tool', 'hello-tool']);
     const source = path.dirname(path.dirname(pyenvPython('3.12')));
     expect(await auditTree(location, [path.join(dir, 'ws'), source])).toEqual([]);
+  });
+
+  it('installs with uv instead of pip: the same packages, relocatable scripts, no inode shared with uv\'s cache', async () => {
+    const spec = { ...loadEnvironmentSpec(path.join(dir, 'ws/environments/hello/environment.json')), installer: 'uv' as const };
+    const out = path.join(build, 'env-uv');
+    const log: string[] = [];
+    const manifest = await installRequirements({ inputPath: path.join(build, 'venv'), outputPath: out, spec, cacheDir: cacheDir(), log: (m) => log.push(m) });
+    expect(log).toContain('installing hello-tool==1.0.0 with uv');
+    expect(manifest.packages.map((p) => p.name)).toEqual(expect.arrayContaining(['hello-tool', 'pip']));
+    expect(exec(path.join(out, 'bin/hello-tool'))).toBe('hello-tool 1.0.0\n');
+    // uv copied the files out of its cache (--link-mode copy): each has one link.
+    expect(statSync(path.join(out, 'lib/python3.12/site-packages/hello_tool/__init__.py')).nlink).toBe(1);
+    expect(await auditTree(out, [path.join(dir, 'ws'), cacheDir()])).toEqual([]);
   });
 
   it('fails with the index\'s answer for a package that does not exist, and publishes nothing', async () => {

@@ -19,12 +19,13 @@ const VERSIONS = ['3.9', '3.10', '3.11', '3.12', '3.13'];
 
 /** What each root reports about itself, as JSON (run by the published interpreter). */
 const PROBE = `
-import json, subprocess, sys, sysconfig, os
+import json, platform, subprocess, sys, sysconfig, os
 import hello_tool, dep_pkg
 root = sys.argv[1]
 scripts = os.path.join(root, 'bin')
 env = dict(os.environ, PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK='1')
 print(json.dumps({
+    'version': platform.python_version(),
     'prefix': sys.prefix,
     'base_prefix': sys.base_prefix,
     'executable': sys.executable,
@@ -99,6 +100,8 @@ wait $a; wait $b
       const inside = (p: string) => p === root || p.startsWith(`${root}/`) || p === realpathSync(root) || p.startsWith(`${realpathSync(root)}/`);
       expect({ name, prefix: inside(report.prefix), base: inside(report.base_prefix), exe: inside(report.executable) }).toEqual({ name, prefix: true, base: true, exe: true });
       for (const [key, value] of Object.entries<string>({ ...report.paths, ...report.config_vars })) expect([name, key, inside(value)]).toEqual([name, key, true]);
+      // sys.version is intact (the binary scrub must not touch strings merged into the prefix's tail).
+      expect(report.version).toBe(path.basename(source));
       expect(report.hello).toBe('1.0.0');
       expect(report.script).toBe('hello-tool 1.0.0\n');
       expect(report.pip).toContain('hello-tool==1.0.0');

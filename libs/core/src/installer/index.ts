@@ -1,10 +1,18 @@
-import { PipInstaller } from './pip';
+import { PydepotError } from '../errors';
 import { Installer } from './installer';
+import { PipInstaller } from './pip';
+import { UvInstaller } from './uv';
 
+export const INSTALLERS = ['pip', 'uv'] as const;
+export type InstallerName = (typeof INSTALLERS)[number];
+
+/** The one place an installer is chosen: executors never branch on it. */
 export function getInstaller(name = 'pip'): Installer {
   if (name === 'pip') return new PipInstaller();
-  throw new Error(`"installer" must be "pip"; got "${name}"`);
+  if (name === 'uv') return new UvInstaller();
+  throw new PydepotError(`"installer" must be "pip" or "uv"; got "${name}"`, { hint: 'set "installer" in the environment spec or the pip-install target options' });
 }
 
 export * from './installer';
 export { PipInstaller, pipInstallArgs } from './pip';
+export { UvInstaller, uvInstallArgs } from './uv';

@@ -30,7 +30,7 @@ export class PipInstaller implements Installer {
 
 /** Every setting comes from the spec: pip's own config and PIP_* variables are ignored (see python-env.ts). */
 export function pipInstallArgs(request: InstallRequest): string[] {
-  const args = [
+  return [
     'install',
     '--isolated',
     '--no-input',
@@ -41,7 +41,16 @@ export function pipInstallArgs(request: InstallRequest): string[] {
     'off',
     '--cache-dir',
     path.join(request.cacheDir, PIP_CACHE),
+    ...sourceArgs(request),
   ];
+}
+
+/**
+ * Where packages come from and which: index, extra indexes, find-links,
+ * requirements files and specifiers. pip and uv spell these the same way.
+ */
+export function sourceArgs(request: InstallRequest): string[] {
+  const args: string[] = [];
   if (request.index.noIndex) args.push('--no-index');
   else {
     args.push('--index-url', request.index.url);

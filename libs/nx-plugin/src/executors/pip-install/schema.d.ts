@@ -3,5 +3,5 @@ export interface PipInstallExecutorSchema {
   buildDir?: string;
   inputPath?: string;
   outputPath?: string;
-  installer?: 'pip';
+  installer?: 'pip' | 'uv';
 }

@@ -1,0 +1,56 @@
+import * as path from 'node:path';
+import { pythonPath } from '../environment/layout';
+import { ProcessError } from '../errors';
+import { isolatedPythonEnv } from '../process/python-env';
+import { run } from '../process/run';
+import { ensureWheelTool, UV } from '../tools/tool-cache';
+import { InstallRequest, Installer } from './installer';
+import { sourceArgs } from './pip';
+
+/** Bump when uv's cache under our cache dir must not be shared with older builds. */
+const UV_CACHE = 'uv-v1';
+
+/**
+ * uv (a pinned release fetched from PyPI into the tool cache, never the one on
+ * PATH), installing into the environment's own interpreter. Same isolation as
+ * pip: no uv.toml or UV_* settings, only the spec's index settings; files are
+ * copied out of uv's cache (`--link-mode copy`), never hard-linked, so a
+ * published environment shares no inode with the build machine's cache.
+ */
+export class UvInstaller implements Installer {
+  readonly name = 'uv';
+
+  async install(root: string, request: InstallRequest): Promise<void> {
+    if (request.packages.length === 0 && request.requirementFiles.length === 0) return;
+    const uv = await ensureWheelTool(UV);
+    try {
+      await run(uv, uvInstallArgs(root, request), {
+        env: { ...isolatedPythonEnv(), UV_PYTHON_DOWNLOADS: 'never', UV_NO_PROGRESS: '1' },
+        failure: `uv could not install the packages of environment "${request.environment}"`,
+        tailLines: 25,
+      });
+    } catch (error) {
+      if (error instanceof ProcessError) {
+        throw new ProcessError(error.message, error.command, error.exitCode, error.output, {
+          hint: `check the package names and versions in ${request.specFile} ("packages", "requirements") and that ${request.index.noIndex ? 'the find-links folders hold them' : `the index ${request.index.url} serves them`}; nothing was published`,
+        });
+      }
+      throw error;
+    }
+  }
+}
+
+export function uvInstallArgs(root: string, request: InstallRequest): string[] {
+  return [
+    'pip',
+    'install',
+    '--python',
+    pythonPath(root),
+    '--no-config',
+    '--link-mode',
+    'copy',
+    '--cache-dir',
+    path.join(request.cacheDir, UV_CACHE),
+    ...sourceArgs(request),
+  ];
+}
