@@ -111,6 +111,9 @@ describe('publishing a real environment', () => {
       const next = publishInChild(path.join(build, 'env2'), depot);
       expect([point, next.status, next.stderr]).toEqual([point, 0, '']);
       expect(servedVersions(path.join(depot, envName), [v2.version!])).toEqual({ link: v2.version, json: v2.version });
+      // The release log ends with v2, even when the killed publish moved current before logging it.
+      const releases = JSON.parse(readFileSync(path.join(depot, envName, 'releases.json'), 'utf8')).releases;
+      expect([point, releases.at(-1).version, releases.at(-1).previous]).toEqual([point, v2.version, v1.version]);
       // No temp folders, no stale lock left behind.
       expect([point, readdirSync(path.join(depot, envName)).filter((n) => n.startsWith('.'))]).toEqual([point, ['.objects']]);
       rmSync(depot, { recursive: true, force: true });

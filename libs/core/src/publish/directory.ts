@@ -6,7 +6,7 @@ import { siblingTempPath, writeJsonAtomic } from '../fs/atomic';
 import { IndexedEntry, indexTree, mapLimit, pathExists } from '../fs/tree';
 import { checkpoint } from './faults';
 import { readReleases, recordRelease, releaseFor } from './history';
-import { acquirePublishLock } from './lock';
+import { acquirePublishLock, LOCK_FILE } from './lock';
 import { run } from '../process/run';
 import { Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
@@ -57,9 +57,10 @@ export class DirectoryPublisher implements Publisher {
     }
     const envDir = await this.envDir(manifest.name);
     const versionDir = path.join(envDir, manifest.version);
-    // Already published and current: answer without taking the lock, so an
-    // unchanged re-publish writes nothing at all to the depot, not even a lock file.
-    if ((await pathExists(path.join(versionDir, MANIFEST_FILE))) && (await isCurrent(envDir, manifest.version))) {
+    // Already published and current, and no publish (live or killed) in the way:
+    // answer without taking the lock, so an unchanged re-publish writes nothing
+    // at all to the depot, not even a lock file.
+    if ((await pathExists(path.join(versionDir, MANIFEST_FILE))) && (await isCurrent(envDir, manifest.version)) && !(await pathExists(path.join(envDir, LOCK_FILE)))) {
       return { version: manifest.version, location: versionDir, copied: false, currentChanged: false, bytesWritten: 0, filesLinked: 0, filesCopied: 0, removed: [] };
     }
     const lock = await acquirePublishLock(envDir, { log, ...this.options.lock });
@@ -88,8 +89,11 @@ export class DirectoryPublisher implements Publisher {
         }
       }
       const currentChanged = await pointCurrent(envDir, manifest.version);
-      if (currentChanged) {
-        const previousManifest = before && before !== manifest.version ? await readManifest(path.join(envDir, before)).catch(() => undefined) : undefined;
+      // Also when a killed publish moved current but did not get to log it.
+      const last = (await readReleases(envDir)).at(-1)?.version;
+      if (currentChanged || last !== manifest.version) {
+        const previous = before && before !== manifest.version ? before : last;
+        const previousManifest = previous ? await readManifest(path.join(envDir, previous)).catch(() => undefined) : undefined;
         await recordRelease(envDir, releaseFor(manifest, previousManifest, 'publish'), manifest.name);
         checkpoint('recorded');
       }
