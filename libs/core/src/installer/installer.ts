@@ -1,3 +1,4 @@
+import { ProcessError } from '../errors';
 import { IndexSettings } from '../spec/environment';
 
 export interface InstallRequest {
@@ -18,4 +19,12 @@ export interface InstallRequest {
 export interface Installer {
   readonly name: string;
   install(root: string, request: InstallRequest): Promise<void>;
+}
+
+/** A failed installer process, re-thrown with the hint every installer gives. */
+export function installFailure(error: unknown, request: InstallRequest): unknown {
+  if (!(error instanceof ProcessError)) return error;
+  return new ProcessError(error.message, error.command, error.exitCode, error.output, {
+    hint: `check the package names and versions in ${request.specFile} ("packages", "requirements") and that ${request.index.noIndex ? 'the find-links folders hold them' : `the index ${request.index.url} serves them`}; nothing was published`,
+  });
 }

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
-import { ProcessError, PydepotError } from '../errors';
+import { PydepotError } from '../errors';
 import { runPython } from '../environment/python';
 import { isUrl } from '../spec/environment';
-import { InstallRequest, Installer } from './installer';
+import { installFailure, InstallRequest, Installer } from './installer';
 
 /** Bump when pip's cache layout under our cache dir must not be shared with older builds. */
 const PIP_CACHE = 'pip-v1';
@@ -18,12 +18,7 @@ export class PipInstaller implements Installer {
         tailLines: 25,
       });
     } catch (error) {
-      if (error instanceof ProcessError) {
-        throw new ProcessError(error.message, error.command, error.exitCode, error.output, {
-          hint: `check the package names and versions in ${request.specFile} ("packages", "requirements") and that ${request.index.noIndex ? 'the find-links folders hold them' : `the index ${request.index.url} serves them`}; nothing was published`,
-        });
-      }
-      throw error;
+      throw installFailure(error, request);
     }
   }
 }

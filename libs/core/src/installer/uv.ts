@@ -1,10 +1,9 @@
 import * as path from 'node:path';
 import { pythonPath } from '../environment/layout';
-import { ProcessError } from '../errors';
 import { isolatedPythonEnv } from '../process/python-env';
 import { run } from '../process/run';
 import { ensureWheelTool, UV } from '../tools/tool-cache';
-import { InstallRequest, Installer } from './installer';
+import { installFailure, InstallRequest, Installer } from './installer';
 import { sourceArgs } from './pip';
 
 /** Bump when uv's cache under our cache dir must not be shared with older builds. */
@@ -30,12 +29,7 @@ export class UvInstaller implements Installer {
         tailLines: 25,
       });
     } catch (error) {
-      if (error instanceof ProcessError) {
-        throw new ProcessError(error.message, error.command, error.exitCode, error.output, {
-          hint: `check the package names and versions in ${request.specFile} ("packages", "requirements") and that ${request.index.noIndex ? 'the find-links folders hold them' : `the index ${request.index.url} serves them`}; nothing was published`,
-        });
-      }
-      throw error;
+      throw installFailure(error, request);
     }
   }
 }
