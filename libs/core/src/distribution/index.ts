@@ -68,14 +68,15 @@ export { isPruned } from './prune';
 
 /**
  * What identifies the Python an environment is built from, for cache keys
- * (an Nx runtime input). Never throws: a bad spec yields a line that still
+ * (an Nx runtime input), plus the spec fields the unpack stage reads. Never throws: a bad spec yields a line that still
  * hashes, and the executor then reports the error properly.
  */
 export function distributionIdentity(specFile: string): string {
   try {
     const { loadEnvironmentSpec } = require('../spec/environment') as typeof import('../spec/environment');
     const spec = loadEnvironmentSpec(specFile);
-    return resolveDistribution(spec.python).identity();
+    // Spec fields the unpack stage reads (the spec file itself is an input of pip-install only).
+    return `${resolveDistribution(spec.python).identity()}${spec.includeStdlibTests ? ' +stdlib-tests' : ''}`;
   } catch (error) {
     return `unresolved ${process.platform}-${process.arch} ${(error as Error).message.split('\n')[0]}`;
   }
