@@ -22,7 +22,8 @@ describe('console scripts', () => {
       mkdirSync(path.join(env, 'lib/python3.12/site-packages/tool-1.0.dist-info'), { recursive: true });
       symlinkSync(pyenvPython('3.12'), path.join(env, 'bin', 'python3.12'));
       writeFileSync(path.join(env, 'bin', 'tool'), `#!${env}/bin/python3.12\n${BODY}`, { mode: 0o755 });
-      writeFileSync(path.join(env, 'lib/python3.12/site-packages/tool-1.0.dist-info/RECORD'), '../../../bin/tool,sha256=old,12\ntool/__init__.py,sha256=x,1\n');
+      // pip writes RECORD with csv's "\r\n" line ends.
+      writeFileSync(path.join(env, 'lib/python3.12/site-packages/tool-1.0.dist-info/RECORD'), '../../../bin/tool,sha256=old,12\r\ntool/__init__.py,sha256=x,1\r\n');
       const rewritten = makeScriptsRelocatable(env, 'bin', 'lib/python3.12/site-packages');
       return rewritten.then((names) => {
         expect(names).toEqual(['tool']);
@@ -30,7 +31,8 @@ describe('console scripts', () => {
         expect(text.startsWith(trampolinePreamble('python3.12'))).toBe(true);
         expect(text).not.toContain(env);
         const record = readFileSync(path.join(env, 'lib/python3.12/site-packages/tool-1.0.dist-info/RECORD'), 'utf8');
-        expect(record).toMatch(new RegExp(`^\\.\\./\\.\\./\\.\\./bin/tool,sha256=[A-Za-z0-9_-]{43},${Buffer.byteLength(text)}$`, 'm'));
+        expect(record).toMatch(new RegExp(`^\\.\\./\\.\\./\\.\\./bin/tool,sha256=[A-Za-z0-9_-]{43},${Buffer.byteLength(text)}\r$`, 'm'));
+        expect(record.endsWith('tool/__init__.py,sha256=x,1\r\n')).toBe(true);
         // Symlinked from elsewhere, it still finds the python next to its real location.
         symlinkSync(path.join(env, 'bin', 'tool'), path.join(dir, 'tool-link'));
         expect(execFileSync(path.join(dir, 'tool-link'), ['a', 'b c'], { cwd: '/' }).toString()).toBe("hello ['a', 'b c']\n");

@@ -113,14 +113,15 @@ async function updateRecords(root: string, scriptsDir: string, sitePackages: str
     let changed = false;
     const next = await Promise.all(
       lines.map(async (line) => {
-        const m = /^(.*),(sha256=[^,]*)?,(\d*)$/.exec(line);
+        // pip writes RECORD with the csv module's "\r\n" line ends: keep whichever the line has.
+        const m = /^(.*),(sha256=[^,]*)?,(\d*)(\r?)$/.exec(line);
         if (!m) return line;
         const target = path.resolve(base, m[1].replace(/^"|"$/g, ''));
         if (!wanted.has(target)) return line;
         const data = await fs.readFile(target);
         changed = true;
         const digest = createHash('sha256').update(data).digest('base64url');
-        return `${m[1]},sha256=${digest},${data.length}`;
+        return `${m[1]},sha256=${digest},${data.length}${m[4]}`;
       }),
     );
     if (changed) await replaceFile(file, next.join('\n'), record.mode);

@@ -4,6 +4,7 @@ import { PydepotError } from '../errors';
 import { buildDirectoryAtomically, writeJsonAtomic } from '../fs/atomic';
 import { copyTree, hashIndex, indexTree } from '../fs/tree';
 import { getInstaller } from '../installer';
+import { checkedLock } from '../installer/lock';
 import { hostPlatform } from '../interpreter/discover';
 import { makeRelocatable } from '../interpreter/relocate';
 import { EnvironmentSpec } from '../spec/environment';
@@ -87,11 +88,15 @@ export async function installRequirements(
   const { spec } = options;
   return derive(options, async (tmp, manifest) => {
     const installer = getInstaller(spec.installer ?? options.installer);
+    // A committed lock, checked against the spec, is all that is installed: hashes required.
+    const lock = checkedLock(spec, manifest.python.version);
     const count = spec.packages.length + spec.requirements.length;
-    if (count) options.log(`installing ${spec.packages.join(', ') || 'requirements'} with ${installer.name}`);
+    if (lock) options.log(`installing ${path.basename(lock)} (hashes required) with ${installer.name}`);
+    else if (count) options.log(`installing ${spec.packages.join(', ') || 'requirements'} with ${installer.name}`);
     await installer.install(tmp, {
-      packages: spec.packages,
-      requirementFiles: spec.requirements,
+      packages: lock ? [] : spec.packages,
+      requirementFiles: lock ? [lock] : spec.requirements,
+      requireHashes: lock !== undefined,
       index: spec.index,
       cacheDir: options.cacheDir,
       environment: spec.name,

@@ -16,3 +16,4 @@ export function getInstaller(name = 'pip'): Installer {
 export * from './installer';
 export { PipInstaller, pipInstallArgs } from './pip';
 export { UvInstaller, uvInstallArgs } from './uv';
+export { checkedLock, lockEnvironment, lockFingerprint, lockPath, LOCK_FILE as LOCK_FILE_NAME } from './lock';

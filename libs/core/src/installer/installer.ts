@@ -10,6 +10,8 @@ export interface InstallRequest {
   environment: string;
   /** The spec file, for messages. */
   specFile: string;
+  /** Install exactly the (locked) requirements: every artifact must match a listed hash, no dependency is added. */
+  requireHashes?: boolean;
 }
 
 /**

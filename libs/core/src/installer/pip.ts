@@ -45,7 +45,7 @@ export function pipInstallArgs(request: InstallRequest): string[] {
  * requirements files and specifiers. pip and uv spell these the same way.
  */
 export function sourceArgs(request: InstallRequest): string[] {
-  const args: string[] = [];
+  const args: string[] = request.requireHashes ? ['--require-hashes', '--no-deps'] : [];
   if (request.index.noIndex) args.push('--no-index');
   else {
     args.push('--index-url', request.index.url);

@@ -17,7 +17,7 @@ describe('pydepot inference plugin', () => {
     expect(results).toMatchSnapshot();
     const project = results[0][1].projects!['environments/maxscript-imaging'];
     const targets = project.targets!;
-    expect(Object.keys(targets)).toEqual(['unpack', 'ensurepip', 'venv', 'pip-install', 'publish', 'verify', 'rollback']);
+    expect(Object.keys(targets)).toEqual(['unpack', 'ensurepip', 'venv', 'pip-install', 'publish', 'verify', 'rollback', 'lock']);
     expect(targets['pip-install'].dependsOn).toEqual(['venv']);
     expect(targets.publish.cache).toBe(false);
     expect(targets.publish.options.depot).toBe('/mnt/depot');

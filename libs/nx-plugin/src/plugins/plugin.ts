@@ -22,6 +22,7 @@ export interface PydepotPluginOptions {
   publishTargetName?: string;
   verifyTargetName?: string;
   rollbackTargetName?: string;
+  lockTargetName?: string;
 }
 
 export const ENVIRONMENT_GLOB = 'environments/**/environment.json';
@@ -55,6 +56,7 @@ export function normalizeOptions(options: PydepotPluginOptions | undefined): Nor
     publishTargetName: options?.publishTargetName ?? 'publish',
     verifyTargetName: options?.verifyTargetName ?? 'verify',
     rollbackTargetName: options?.rollbackTargetName ?? 'rollback',
+    lockTargetName: options?.lockTargetName ?? 'lock',
   };
 }
 
@@ -126,6 +128,14 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
       // Acts on the depot only: nothing to build first, nothing to cache.
       cache: false,
       metadata: { description: 'Point current back at an earlier version (--to=<version>; default: the previous one)', technologies: ['python'] },
+    },
+    [options.lockTargetName]: {
+      executor: `${EXECUTORS}:lock`,
+      options: { ...common, inputPath: stage('unpack') },
+      dependsOn: [options.unpackTargetName],
+      // Writes requirements.lock into the source tree, for review: never cached.
+      cache: false,
+      metadata: { description: 'Resolve the packages into a hashed requirements.lock (commit it)', technologies: ['python'] },
     },
   };
 

@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PydepotError } from '../errors';
+import { siblingTempPath, writeFileAtomic } from '../fs/atomic';
+import { standaloneTriple } from '../distribution/standalone';
+import { isolatedPythonEnv } from '../process/python-env';
+import { run } from '../process/run';
+import { EnvironmentSpec, isUrl } from '../spec/environment';
+import { ensureWheelTool, UV } from '../tools/tool-cache';
+import { installFailure } from './installer';
+import { sourceArgs } from './pip';
+
+/**
+ * An environment's lock: every package, pinned, with the sha256 of every
+ * artifact allowed for it, resolved for the environment's Python version and
+ * platform. It is hashed requirements (`name==1.2 --hash=sha256:…`) rather
+ * than PEP 751's pylock.toml because both installers must read it: uv writes
+ * pylock.toml, but pip cannot install from one yet. The first line records a
+ * fingerprint of the inputs (packages, requirements files' contents, index
+ * settings, Python version, platform), so a lock that no longer matches its
+ * spec is reported instead of being silently re-resolved.
+ */
+export const LOCK_FILE = 'requirements.lock';
+const HEADER = '# pydepot lock: inputs ';
+
+export function lockPath(spec: EnvironmentSpec): string {
+  return path.join(path.dirname(spec.file), LOCK_FILE);
+}
+
+/** What the lock was resolved from; the same on every machine and in every clone. */
+export function lockFingerprint(spec: EnvironmentSpec, pythonVersion: string, triple: string): string {
+  const dir = path.dirname(spec.file);
+  const portable = (p: string) => (isUrl(p) ? p : path.relative(dir, p).split(path.sep).join('/'));
+  const inputs = {
+    packages: spec.packages,
+    requirements: spec.requirements.map((file) => ({ file: portable(file), text: readFileSync(file, 'utf8') })),
+    index: { ...spec.index, findLinks: spec.index.findLinks.map(portable) },
+    python: pythonVersion.split('.').slice(0, 2).join('.'),
+    triple,
+  };
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 32);
+}
+
+/** Resolve the spec into its lock file with uv (pinned), hashes included. */
+export async function lockEnvironment(options: { spec: EnvironmentSpec; pythonVersion: string; cacheDir: string; log: (m: string) => void }): Promise<string> {
+  const { spec } = options;
+  const triple = standaloneTriple();
+  const minor = options.pythonVersion.split('.').slice(0, 2).join('.');
+  const target = lockPath(spec);
+  const input = siblingTempPath(path.join(path.dirname(target), 'requirements.in'));
+  const uv = await ensureWheelTool(UV);
+  const request = { packages: spec.packages, requirementFiles: spec.requirements, index: spec.index, cacheDir: options.cacheDir, environment: spec.name, specFile: spec.file };
+  // Everything to resolve goes into one input file: the spec's packages and its requirements files.
+  const sources = sourceArgs(request);
+  const indexArgs: string[] = [];
+  const wanted: string[] = [];
+  for (let i = 0; i < sources.length; i++) {
+    if (sources[i] === '-r') wanted.push(`-r ${sources[++i]}`);
+    else if (sources[i].startsWith('--')) {
+      indexArgs.push(sources[i]);
+      if (sources[i] !== '--no-index') indexArgs.push(sources[++i]);
+    } else wanted.push(sources[i]);
+  }
+  options.log(`resolving ${spec.packages.join(', ') || 'requirements'} for CPython ${minor} on ${triple}`);
+  try {
+    await fs.writeFile(input, `${wanted.join('\n')}\n`);
+    const { stdout } = await run(
+      uv,
+      ['pip', 'compile', '--no-config', '--quiet', '--generate-hashes', '--no-header', '--no-annotate', '--python-version', minor, '--python-platform', triple, '--cache-dir', path.join(options.cacheDir, 'uv-v1'), ...indexArgs, input],
+      { env: { ...isolatedPythonEnv(), UV_PYTHON_DOWNLOADS: 'never' }, failure: `cannot resolve the packages of environment "${spec.name}"`, tailLines: 25 },
+    ).catch((error) => {
+      throw installFailure(error, request);
+    });
+    const text = `${HEADER}${lockFingerprint(spec, options.pythonVersion, triple)}\n# Written by \`nx run ${spec.name}:lock\` for CPython ${minor} on ${triple}; do not edit.\n${stdout.trim()}\n`;
+    await writeFileAtomic(target, text);
+    return target;
+  } finally {
+    await fs.rm(input, { force: true });
+  }
+}
+
+/**
+ * The lock to install from, if the environment has one, after checking that
+ * it still matches its spec. A stale lock is an error, never re-resolved: CI
+ * must build exactly what was reviewed.
+ */
+export function checkedLock(spec: EnvironmentSpec, pythonVersion: string): string | undefined {
+  const file = lockPath(spec);
+  if (!existsSync(file)) return undefined;
+  const first = readFileSync(file, 'utf8').split('\n', 1)[0];
+  const recorded = first.startsWith(HEADER) ? first.slice(HEADER.length).trim() : undefined;
+  const expected = lockFingerprint(spec, pythonVersion, standaloneTriple());
+  if (recorded !== expected) {
+    throw new PydepotError(`${file} is out of date with ${spec.file} (its packages, requirements, index settings or Python version changed since it was written)`, {
+      path: file,
+      hint: `refresh it with \`nx run ${spec.name}:lock\`, review the diff and commit it`,
+    });
+  }
+  return file;
+}

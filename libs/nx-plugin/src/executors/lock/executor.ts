@@ -1,0 +1,14 @@
+import type { ExecutorContext } from '@nx/devkit';
+import { lockEnvironment, readManifest } from '@pydepot/core';
+import * as path from 'node:path';
+import { runExecutor } from '../../utils/run-executor';
+import type { LockExecutorSchema } from './schema';
+
+export default async function lockExecutor(options: LockExecutorSchema, context: ExecutorContext) {
+  return runExecutor('lock', options, context, async (env) => {
+    // The unpacked interpreter says which Python the lock is for (its exact version, whatever the source).
+    const unpacked = await readManifest(env.stage('unpack', options.inputPath));
+    const file = await lockEnvironment({ spec: env.spec(), pythonVersion: unpacked.python.version, cacheDir: env.cacheDir, log: env.log });
+    env.log(`wrote ${path.relative(env.workspaceRoot, file)}: review and commit it; pip-install now installs only from it`);
+  });
+}

@@ -1,0 +1,5 @@
+export interface LockExecutorSchema {
+  environment?: string;
+  buildDir?: string;
+  inputPath?: string;
+}
