@@ -1,6 +1,6 @@
 import { constants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { EnvironmentManifest, FILES_INDEX, MANIFEST_FILE, METADATA_FILES, readManifest, SBOM_FILE } from '../environment/manifest';
+import { FILES_INDEX, MANIFEST_FILE, METADATA_FILES, readManifest, SBOM_FILE } from '../environment/manifest';
 import { PydepotError } from '../errors';
 import { siblingTempPath, writeJsonAtomic } from '../fs/atomic';
 import { IndexedEntry, indexTree, mapLimit, pathExists } from '../fs/tree';
@@ -362,5 +362,3 @@ export async function readCurrentVersion(envDir: string): Promise<string | undef
     return undefined;
   }
 }
-
-export type { EnvironmentManifest };
