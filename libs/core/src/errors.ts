@@ -34,8 +34,24 @@ export function isPydepotError(error: unknown): error is PydepotError {
   return error instanceof PydepotError;
 }
 
-/** One readable block: message, process output (if any), hint. */
+/**
+ * Hide the password (or token) of every URL with credentials in `text`:
+ * `https://ci:s3cret@pypi.studio/simple` → `https://ci:****@pypi.studio/simple`.
+ * Applied to everything pydepot prints about a failure, since index URLs
+ * with credentials reach command lines and installer output.
+ */
+export function maskCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]+)(:[^\s/@]*)?@/gi, (_m, scheme: string, user: string, password?: string) =>
+    password ? `${scheme}${user}:****@` : `${scheme}****@`,
+  );
+}
+
+/** One readable block: message, process output (if any), hint; credentials in URLs masked. */
 export function formatError(error: unknown): string {
+  return maskCredentials(formatErrorText(error));
+}
+
+function formatErrorText(error: unknown): string {
   if (error instanceof ProcessError) {
     const out = error.output.trim();
     return [error.message, out && indent(out), error.hint && `hint: ${error.hint}`].filter(Boolean).join('\n');

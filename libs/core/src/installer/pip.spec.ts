@@ -55,3 +55,15 @@ describe('pip installer', () => {
     expect(run).not.toHaveBeenCalled();
   });
 });
+
+describe('credentials in index URLs', () => {
+  it('are masked in every formatted error, command line and installer output alike', () => {
+    const { maskCredentials, formatError, ProcessError } = require('../errors') as typeof import('../errors');
+    expect(maskCredentials('pip install --index-url https://ci:s3cret@pypi.studio/simple x')).toBe('pip install --index-url https://ci:****@pypi.studio/simple x');
+    expect(maskCredentials('https://TOKEN@pypi.studio/simple and http://a:b@h:8080/p')).toBe('https://****@pypi.studio/simple and http://a:****@h:8080/p');
+    expect(maskCredentials('https://pypi.org/simple git@github.com:x/y')).toBe('https://pypi.org/simple git@github.com:x/y');
+    const error = new ProcessError('pip failed: pip --index-url https://ci:s3cret@pypi.studio/simple', 'pip', 1, 'Looking in indexes: https://ci:s3cret@pypi.studio/simple\n401 Unauthorized');
+    expect(formatError(error)).not.toContain('s3cret');
+    expect(formatError(error)).toContain('https://ci:****@pypi.studio/simple');
+  });
+});

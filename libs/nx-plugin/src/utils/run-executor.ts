@@ -1,6 +1,6 @@
 import type { ExecutorContext } from '@nx/devkit';
 import * as path from 'node:path';
-import { cacheDir, EnvironmentSpec, formatError, loadEnvironmentSpec } from '@pydepot/core';
+import { cacheDir, EnvironmentSpec, formatError, loadEnvironmentSpec, maskCredentials } from '@pydepot/core';
 import { PREVIOUS, stagePath, StageTarget } from './paths';
 
 /** Options every pydepot executor understands (see each schema.json). */
@@ -49,7 +49,7 @@ export async function runExecutor(
     stage: (target, explicit) => abs(explicit ?? stagePath(project, target, options.buildDir)),
     previousStage: (target, explicit) => abs(explicit ?? stagePath(project, PREVIOUS[target], options.buildDir)),
     cacheDir: cacheDir(),
-    log: (message) => console.log(`pydepot ${name} ${project}: ${message}`),
+    log: (message) => console.log(maskCredentials(`pydepot ${name} ${project}: ${message}`)),
     taskHash: context.taskGraph?.tasks[taskId]?.hash,
   };
   try {
