@@ -217,6 +217,11 @@ async function removeLeftovers(envDir: string): Promise<boolean> {
  */
 export const OBJECTS_DIR = '.objects';
 
+/** A file's name in the content store: its sha256, and `x` when executable (hard links share one mode). */
+function objectKey(e: IndexedEntry): string {
+  return `${e.sha256}${e.mode! & 0o111 ? 'x' : ''}`;
+}
+
 /** Remove objects no version links to any more (link count 1: only the store's own name). */
 async function collectGarbage(envDir: string): Promise<void> {
   const store = path.join(envDir, OBJECTS_DIR);
@@ -253,7 +258,7 @@ async function assembleVersion(build: string, dest: string, store: string): Prom
     16,
     async (e) => {
       const to = path.join(dest, e.rel);
-      const key = `${e.sha256}${e.mode! & 0o111 ? 'x' : ''}`;
+      const key = objectKey(e);
       if (e.kind === 'symlink') await fs.symlink(e.target!, to);
       else if (canLink && stored.has(key)) {
         await fs.link(path.join(store, key), to);
@@ -292,7 +297,7 @@ async function copyFirstVersion(build: string, dest: string, store: string, inde
   const files = index.filter((e) => e.kind === 'file');
   if (canLink) {
     await mapLimit(files, 16, async (e) => {
-      await fs.link(path.join(dest, e.rel), path.join(store, `${e.sha256}${e.mode! & 0o111 ? 'x' : ''}`)).catch((error: NodeJS.ErrnoException) => {
+      await fs.link(path.join(dest, e.rel), path.join(store, objectKey(e))).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'EEXIST') throw error;
       });
       checkpoint(`file ${e.rel}`);
