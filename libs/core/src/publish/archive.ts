@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { EnvironmentManifest, MANIFEST_FILE } from '../environment/manifest';
+import { EnvironmentManifest } from '../environment/manifest';
 import { PydepotError } from '../errors';
 import { siblingTempPath, writeFileAtomic, writeJsonAtomic } from '../fs/atomic';
 import { pathExists, sha256File, walkTree } from '../fs/tree';
@@ -10,7 +10,7 @@ import { checkpoint } from './faults';
 import { readReleases, recordRelease, releaseFor } from './history';
 import { acquirePublishLock } from './lock';
 import { CURRENT_FILE } from './directory';
-import { Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
+import { assertFinished, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
 export type ArchiveFormat = 'tar.zst' | 'zip';
 export const ARCHIVE_FORMATS: ArchiveFormat[] = ['tar.zst', 'zip'];
@@ -32,8 +32,8 @@ export class ArchivePublisher implements Publisher {
   ) {}
 
   async publish(request: PublishRequest): Promise<PublishResult> {
+    assertFinished(request);
     const { manifest, log } = request;
-    if (!manifest.version || !manifest.name) throw new PydepotError(`${path.join(request.buildPath, MANIFEST_FILE)} has no version: the build did not finish`, { hint: 'run the pip-install target again' });
     const envDir = path.join(this.depot, manifest.name);
     await fs.mkdir(envDir, { recursive: true });
     const lock = await acquirePublishLock(envDir, { log });

@@ -8,7 +8,7 @@ import { checkpoint } from './faults';
 import { readReleases, recordRelease, releaseFor } from './history';
 import { acquirePublishLock, LOCK_FILE } from './lock';
 import { run } from '../process/run';
-import { Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
+import { assertFinished, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
 export const CURRENT = 'current';
 export const CURRENT_FILE = 'current.json';
@@ -49,12 +49,8 @@ export class DirectoryPublisher implements Publisher {
   ) {}
 
   async publish(request: PublishRequest): Promise<PublishResult> {
+    assertFinished(request);
     const { manifest, log } = request;
-    if (!manifest.version || !manifest.name) {
-      throw new PydepotError(`${path.join(request.buildPath, MANIFEST_FILE)} has no version: the build did not finish`, {
-        hint: 'run the pip-install target again',
-      });
-    }
     const envDir = await this.envDir(manifest.name);
     const versionDir = path.join(envDir, manifest.version);
     // Already published and current, and no publish (live or killed) in the way:

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { MANIFEST_FILE, readManifest } from '../environment/manifest';
+import { readManifest } from '../environment/manifest';
 import { PydepotError, ProcessError } from '../errors';
 import { copyTree, pathExists } from '../fs/tree';
 import { run } from '../process/run';
 import { releaseFor } from './history';
 import { acquirePublishLock } from './lock';
-import { Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
+import { assertFinished, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
 export interface GitPublisherOptions {
   /** Branch users sync (default "main"). */
@@ -48,8 +48,8 @@ export class GitPublisher implements Publisher {
   }
 
   async publish(request: PublishRequest): Promise<PublishResult> {
+    assertFinished(request);
     const { manifest, log } = request;
-    if (!manifest.version || !manifest.name) throw new PydepotError(`${path.join(request.buildPath, MANIFEST_FILE)} has no version: the build did not finish`, { hint: 'run the pip-install target again' });
     const name = manifest.name;
     const version = manifest.version;
     const tag = `${name}/${version}`;

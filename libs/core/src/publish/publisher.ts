@@ -1,4 +1,6 @@
-import { EnvironmentManifest } from '../environment/manifest';
+import * as path from 'node:path';
+import { EnvironmentManifest, MANIFEST_FILE } from '../environment/manifest';
+import { PydepotError } from '../errors';
 
 export interface PublishRequest {
   /** The built environment folder (the pip-install output). */
@@ -42,4 +44,11 @@ export interface Publisher {
   publish(request: PublishRequest): Promise<PublishResult>;
   /** Make an earlier version current again. */
   rollback(request: RollbackRequest): Promise<PublishResult>;
+}
+
+/** Every publisher's first check: the build finished (its manifest has a name and a version). */
+export function assertFinished(request: PublishRequest): asserts request is PublishRequest & { manifest: EnvironmentManifest & { name: string; version: string } } {
+  if (!request.manifest.version || !request.manifest.name) {
+    throw new PydepotError(`${path.join(request.buildPath, MANIFEST_FILE)} has no version: the build did not finish`, { hint: 'run the pip-install target again' });
+  }
 }
