@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -71,10 +71,29 @@ export function nx(ws: string, ...args: string[]): { status: number; out: string
 export function nxWith(env: NodeJS.ProcessEnv, ws: string, ...args: string[]): { status: number; out: string } {
   const result = spawnSync(path.join(ws, 'node_modules/.bin/nx'), [...args, '--output-style=static'], {
     cwd: ws,
-    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_SKIP_NX_CACHE: undefined, FORCE_COLOR: '0', ...env },
+    env: nxEnv(env),
     encoding: 'utf8',
   });
   return { status: result.status ?? -1, out: `${result.stdout}\n${result.stderr}` };
+}
+
+/**
+ * `nxWith` without blocking this process's event loop: for tests whose
+ * servers (a package index, a mirror) run inside the test process.
+ */
+export function nxAsync(env: NodeJS.ProcessEnv, ws: string, ...args: string[]): Promise<{ status: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(ws, 'node_modules/.bin/nx'), [...args, '--output-style=static'], { cwd: ws, env: nxEnv(env) });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    child.stderr.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ status: code ?? -1, out }));
+  });
+}
+
+function nxEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', NX_SKIP_NX_CACHE: undefined, FORCE_COLOR: '0', ...env };
 }
 
 /** Every path under `root` with its inode and mtime: a write anywhere changes it. */

@@ -111,3 +111,59 @@ export async function serveDirectory(root: string): Promise<{
     }),
   };
 }
+
+/**
+ * A PEP 503 "simple" package index on 127.0.0.1 serving the wheels in
+ * `wheels`, like a studio's private index: with `auth`, every request needs
+ * HTTP basic auth with those credentials (401 otherwise). Records the
+ * Authorization outcomes so a test can tell the credentials were really used.
+ */
+export async function serveIndex(wheels: string, auth?: { user: string; password: string }): Promise<{
+  url: string;
+  seen: { authorized: number; refused: number };
+  close(): Promise<void>;
+}> {
+  const http = await import('node:http');
+  const fs = await import('node:fs');
+  const crypto = await import('node:crypto');
+  const seen = { authorized: 0, refused: 0 };
+  const normalize = (name: string) => name.toLowerCase().replace(/[-_.]+/g, '-');
+  const expected = auth && `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
+  const server = http.createServer((req, res) => {
+    if (expected) {
+      if (req.headers.authorization !== expected) {
+        seen.refused++;
+        return void res.writeHead(401, { 'www-authenticate': 'Basic realm="studio"', 'content-type': 'text/plain' }).end('Unauthorized');
+      }
+      seen.authorized++;
+    }
+    const urlPath = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const files = fs.readdirSync(wheels).filter((f) => f.endsWith('.whl'));
+    const project = /^\/simple\/([^/]+)\/?$/.exec(urlPath)?.[1];
+    if (project) {
+      const matching = files.filter((f) => normalize(f.split('-')[0]) === normalize(project));
+      if (matching.length === 0) return void res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      const links = matching.map((f) => {
+        const sha = crypto.createHash('sha256').update(fs.readFileSync(path.join(wheels, f))).digest('hex');
+        return `<a href="/files/${f}#sha256=${sha}">${f}</a><br/>`;
+      });
+      return void res.writeHead(200, { 'content-type': 'text/html' }).end(`<!DOCTYPE html><html><body>${links.join('\n')}</body></html>`);
+    }
+    const file = /^\/files\/([^/]+\.whl)$/.exec(urlPath)?.[1];
+    if (file && files.includes(file)) {
+      const data = fs.readFileSync(path.join(wheels, file));
+      return void res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(data.length) }).end(data);
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

@@ -34,6 +34,18 @@ export function isPydepotError(error: unknown): error is PydepotError {
   return error instanceof PydepotError;
 }
 
+/** Values that must never be printed: credentials expanded into index URLs. */
+const secrets = new Set<string>();
+
+/**
+ * Register a value (a password or token taken from the environment) so that
+ * maskCredentials hides it wherever it appears, not only inside a URL.
+ */
+export function registerSecret(value: string): void {
+  // Very short values would mask ordinary text; URL masking still covers them.
+  if (value.length >= 4) secrets.add(value);
+}
+
 /**
  * Hide the password (or token) of every URL with credentials in `text`:
  * `https://ci:s3cret@pypi.studio/simple` → `https://ci:****@pypi.studio/simple`.
@@ -41,6 +53,7 @@ export function isPydepotError(error: unknown): error is PydepotError {
  * with credentials reach command lines and installer output.
  */
 export function maskCredentials(text: string): string {
+  for (const secret of secrets) text = text.split(secret).join('****');
   return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]+)(:[^\s/@]*)?@/gi, (_m, scheme: string, user: string, password?: string) =>
     password ? `${scheme}${user}:****@` : `${scheme}****@`,
   );

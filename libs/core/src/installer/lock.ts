@@ -69,8 +69,8 @@ export async function lockEnvironment(options: { spec: EnvironmentSpec; pythonVe
       uv,
       ['pip', 'compile', '--no-config', '--quiet', '--generate-hashes', '--no-header', '--no-annotate', '--python-version', minor, '--python-platform', triple, '--cache-dir', path.join(options.cacheDir, 'uv-v1'), ...indexArgs, input],
       { env: { ...isolatedPythonEnv(), UV_PYTHON_DOWNLOADS: 'never' }, failure: `cannot resolve the packages of environment "${spec.name}"`, tailLines: 25 },
-    ).catch((error) => {
-      throw installFailure(error, request);
+    ).catch(async (error) => {
+      throw await installFailure(error, request);
     });
     const text = `${HEADER}${lockFingerprint(spec, options.pythonVersion, triple)}\n# Written by \`nx run ${spec.name}:lock\` for CPython ${minor} on ${triple}; do not edit.\n${stdout.trim()}\n`;
     await writeFileAtomic(target, text);

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { PydepotError } from '../errors';
 import { runPython } from '../environment/python';
 import { isUrl } from '../spec/environment';
+import { expandIndexCredentials } from './credentials';
 import { installFailure, InstallRequest, Installer } from './installer';
 
 /** Bump when pip's cache layout under our cache dir must not be shared with older builds. */
@@ -18,7 +19,7 @@ export class PipInstaller implements Installer {
         tailLines: 25,
       });
     } catch (error) {
-      throw installFailure(error, request);
+      throw await installFailure(error, request);
     }
   }
 }
@@ -46,12 +47,14 @@ export function pipInstallArgs(request: InstallRequest): string[] {
  */
 export function sourceArgs(request: InstallRequest): string[] {
   const args: string[] = request.requireHashes ? ['--require-hashes', '--no-deps'] : [];
-  if (request.index.noIndex) args.push('--no-index');
+  // Credential placeholders are expanded here, at the last moment (credentials.ts).
+  const index = expandIndexCredentials(request.index, request.specFile);
+  if (index.noIndex) args.push('--no-index');
   else {
-    args.push('--index-url', request.index.url);
-    for (const url of request.index.extraUrls) args.push('--extra-index-url', url);
+    args.push('--index-url', index.url);
+    for (const url of index.extraUrls) args.push('--extra-index-url', url);
   }
-  for (const link of request.index.findLinks) args.push('--find-links', link);
+  for (const link of index.findLinks) args.push('--find-links', link);
   for (const file of request.requirementFiles) args.push('-r', file);
   for (const pkg of request.packages) {
     if (pkg.startsWith('-')) throw new PydepotError(`package "${pkg}" in ${request.specFile} looks like a pip option`, { hint: 'put options in the "index" field' });

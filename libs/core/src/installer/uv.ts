@@ -29,7 +29,7 @@ export class UvInstaller implements Installer {
         tailLines: 25,
       });
     } catch (error) {
-      throw installFailure(error, request);
+      throw await installFailure(error, request);
     }
   }
 }
