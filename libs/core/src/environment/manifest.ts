@@ -24,6 +24,8 @@ export interface EnvironmentManifest {
   contentHash?: string;
   /** Nx hash of the task that installed the packages (its inputs). */
   inputHash?: string;
+  /** The environment this one was built on, and its version then. */
+  base?: { name: string; version: string };
   platform: string;
   python: {
     implementation: 'cpython';

@@ -1,10 +1,13 @@
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { resolveDistribution } from '../distribution';
 import { PydepotError } from '../errors';
-import { buildDirectoryAtomically, writeJsonAtomic } from '../fs/atomic';
+import { buildDirectoryAtomically, siblingTempPath, writeJsonAtomic } from '../fs/atomic';
 import { copyTree, hashIndex, indexTree } from '../fs/tree';
 import { getInstaller } from '../installer';
-import { checkedLock } from '../installer/lock';
+import { checkedLock, lockContext } from '../installer/lock';
+import { wheelhouseIndex, WHEELHOUSE_ENV } from '../installer/wheelhouse';
+import { listWheels } from '../library/wheel';
 import { hostPlatform } from '../interpreter/discover';
 import { makeRelocatable } from '../interpreter/relocate';
 import { EnvironmentSpec } from '../spec/environment';
@@ -74,34 +77,72 @@ export async function bootstrapPip(options: StageLog & { inputPath: string; outp
 export async function createEnvironment(options: StageLog & { inputPath: string; outputPath: string; name: string; description?: string }): Promise<EnvironmentManifest> {
   const layout = hostLayout();
   return derive(options, async (tmp, manifest) => {
+    // Built on a base environment (a finished one, with a version): start from a copy of it.
+    const base = manifest.version && manifest.name ? { name: manifest.name, version: manifest.version } : manifest.base;
+    if (base) options.log(`starting from base environment ${base.name} (version ${base.version}, ${manifest.packages.length} packages)`);
+    for (const file of [FILES_INDEX, SBOM_FILE]) await fs.rm(path.join(tmp, file), { force: true });
     await makeRelocatable(tmp, { minor: minorOf(manifest.python.version), log: options.log });
     const activators = await writeActivators(tmp, layout, options.name);
     const activate = Object.fromEntries(activators.map((rel) => [shellOf(rel), rel]));
-    return { ...manifest, name: options.name, description: options.description, entryPoints: { ...manifest.entryPoints, path: layout.pathEntries, activate } };
+    const { version: _v, contentHash: _c, inputHash: _i, ...rest } = manifest;
+    return { ...rest, name: options.name, description: options.description, ...(base ? { base } : {}), entryPoints: { ...manifest.entryPoints, path: layout.pathEntries, activate } };
   });
 }
 
 /** pip-install: the spec's packages, then the content-derived version id. */
 export async function installRequirements(
-  options: StageLog & { inputPath: string; outputPath: string; spec: EnvironmentSpec; cacheDir: string; installer?: string; inputHash?: string },
+  options: StageLog & {
+    inputPath: string;
+    outputPath: string;
+    spec: EnvironmentSpec;
+    cacheDir: string;
+    installer?: string;
+    inputHash?: string;
+    /** Folders holding the wheels of in-repo packages this environment uses (build-wheel outputs). */
+    localWheelDirs?: string[];
+  },
 ): Promise<EnvironmentManifest> {
   const { spec } = options;
+  const local = await listWheels(options.localWheelDirs ?? []);
   return derive(options, async (tmp, manifest) => {
     const installer = getInstaller(spec.installer ?? options.installer);
+    const offline = wheelhouseIndex(spec);
+    if (offline) options.log(`${WHEELHOUSE_ENV} is set: installing from ${offline.findLinks[0]} only`);
+    const request = { index: offline ?? spec.index, cacheDir: options.cacheDir, environment: spec.name, specFile: spec.file };
+    const context = lockContext(manifest, local);
     // A committed lock, checked against the spec, is all that is installed: hashes required.
-    const lock = checkedLock(spec, manifest.python.version);
+    const lock = checkedLock(spec, manifest.python.version, context);
+    // In-repo packages first, from their freshly built wheels only (never an index), without dependencies:
+    // the install below then finds them satisfied and brings their dependencies (locked, if there is a lock).
+    if (local.length) {
+      options.log(`installing in-repo ${local.map((w) => `${w.name}==${w.version}`).join(', ')} with ${installer.name}`);
+      await installer.install(tmp, {
+        ...request,
+        packages: local.map((w) => `${w.name}==${w.version}`),
+        requirementFiles: [],
+        noDeps: true,
+        index: { url: spec.index.url, extraUrls: [], findLinks: options.localWheelDirs ?? [], noIndex: true },
+      });
+    }
     const count = spec.packages.length + spec.requirements.length;
     if (lock) options.log(`installing ${path.basename(lock)} (hashes required) with ${installer.name}`);
-    else if (count) options.log(`installing ${spec.packages.join(', ') || 'requirements'} with ${installer.name}`);
-    await installer.install(tmp, {
-      packages: lock ? [] : spec.packages,
-      requirementFiles: lock ? [lock] : spec.requirements,
-      requireHashes: lock !== undefined,
-      index: spec.index,
-      cacheDir: options.cacheDir,
-      environment: spec.name,
-      specFile: spec.file,
-    });
+    else if (count) options.log(`installing ${spec.packages.join(', ') || 'requirements'} with ${installer.name}${manifest.base ? ` on base ${manifest.base.name}` : ''}`);
+    // The base environment's packages keep their versions.
+    const constraints = context.constraints?.length ? siblingTempPath(path.join(path.dirname(options.outputPath), 'constraints.txt')) : undefined;
+    try {
+      if (constraints) await fs.writeFile(constraints, `${context.constraints!.join('\n')}\n`);
+      await installer.install(tmp, {
+        ...request,
+        packages: lock ? [] : spec.packages,
+        requirementFiles: lock ? [lock] : spec.requirements,
+        requireHashes: lock !== undefined,
+        constraintFiles: constraints && !lock ? [constraints] : [],
+      });
+    } finally {
+      if (constraints) await fs.rm(constraints, { force: true });
+    }
+    // An exact install (lock, in-repo packages without dependencies) must still be complete.
+    if (lock || local.length) await checkDependencies(tmp, spec, lock);
     const next = await finishSitePackages(tmp, manifest);
     // The file index lists every entry with its sha256: publishers reuse
     // unchanged files from the previous version by it, and anyone can check a
@@ -113,6 +154,15 @@ export async function installRequirements(
     await writeJsonAtomic(path.join(tmp, FILES_INDEX), { schemaVersion: 1, contentHash, entries: index });
     await writeJsonAtomic(path.join(tmp, SBOM_FILE), environmentSbom(finished));
     return finished;
+  });
+}
+
+async function checkDependencies(root: string, spec: EnvironmentSpec, lock: string | undefined): Promise<void> {
+  await runPython(root, ['-m', 'pip', 'check'], {
+    failure: `the packages of environment "${spec.name}" are incomplete`,
+    hint: lock
+      ? `a package needs something the lock does not list (an in-repo package's dependencies changed?): refresh it with \`nx run ${spec.name}:lock\` and commit it; nothing was published`
+      : `an in-repo package's dependencies are missing: check its pyproject.toml; nothing was published`,
   });
 }
 

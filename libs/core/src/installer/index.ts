@@ -16,4 +16,7 @@ export function getInstaller(name = 'pip'): Installer {
 export * from './installer';
 export { PipInstaller, pipInstallArgs } from './pip';
 export { UvInstaller, uvInstallArgs } from './uv';
-export { checkedLock, lockEnvironment, lockFingerprint, lockPath, LOCK_FILE as LOCK_FILE_NAME } from './lock';
+export { checkedLock, lockContext, lockEnvironment, lockFingerprint, lockPath, LOCK_FILE as LOCK_FILE_NAME } from './lock';
+export type { LockContext } from './lock';
+export { downloadWheelhouse, wheelhouseIndex, WHEELHOUSE_ENV } from './wheelhouse';
+export { expandIndexCredentials } from './credentials';

@@ -13,6 +13,10 @@ export interface InstallRequest {
   specFile: string;
   /** Install exactly the (locked) requirements: every artifact must match a listed hash, no dependency is added. */
   requireHashes?: boolean;
+  /** Install only what is named, no dependencies. */
+  noDeps?: boolean;
+  /** Constraints files (`name==version` lines): the base environment's packages keep their versions. */
+  constraintFiles?: string[];
 }
 
 /**

@@ -9,6 +9,9 @@ import { run } from '../process/run';
 import { EnvironmentSpec, isUrl } from '../spec/environment';
 import { ensureWheelTool, UV } from '../tools/tool-cache';
 import { installFailure } from './installer';
+import type { EnvironmentManifest } from '../environment/manifest';
+import type { BuiltWheel } from '../library/wheel';
+import { normalizeName, requirementName } from '../library/pyproject';
 import { sourceArgs } from './pip';
 
 /**
@@ -28,8 +31,29 @@ export function lockPath(spec: EnvironmentSpec): string {
   return path.join(path.dirname(spec.file), LOCK_FILE);
 }
 
+/**
+ * What else a lock is resolved against. `constraints`: a base environment's
+ * packages (`name==version`), which the lock must agree with. `local`:
+ * in-repo packages (names and their wheel folders): resolved with the rest,
+ * so their dependencies are locked, but left out of the lock themselves —
+ * their wheel changes with every edit and is built from reviewed source in
+ * the same commit; pip check catches a dependency they add later.
+ */
+export interface LockContext {
+  constraints?: string[];
+  local?: Array<{ name: string; dir: string }>;
+}
+
+/** What a lock of this environment is resolved against (see LockContext). */
+export function lockContext(manifest: EnvironmentManifest, local: BuiltWheel[]): LockContext {
+  return {
+    constraints: manifest.base ? manifest.packages.map((p) => `${p.name}==${p.version}`) : [],
+    local: local.map((w) => ({ name: w.name, dir: path.dirname(w.file) })),
+  };
+}
+
 /** What the lock was resolved from; the same on every machine and in every clone. */
-export function lockFingerprint(spec: EnvironmentSpec, pythonVersion: string, triple: string): string {
+export function lockFingerprint(spec: EnvironmentSpec, pythonVersion: string, triple: string, context: LockContext = {}): string {
   const dir = path.dirname(spec.file);
   const portable = (p: string) => (isUrl(p) ? p : path.relative(dir, p).split(path.sep).join('/'));
   const inputs = {
@@ -38,25 +62,38 @@ export function lockFingerprint(spec: EnvironmentSpec, pythonVersion: string, tr
     index: { ...spec.index, findLinks: spec.index.findLinks.map(portable) },
     python: pythonVersion.split('.').slice(0, 2).join('.'),
     triple,
+    ...(context.constraints?.length ? { constraints: [...context.constraints].sort() } : {}),
+    ...(context.local?.length ? { local: context.local.map((l) => normalizeName(l.name)).sort() } : {}),
   };
   return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 32);
 }
 
 /** Resolve the spec into its lock file with uv (pinned), hashes included. */
-export async function lockEnvironment(options: { spec: EnvironmentSpec; pythonVersion: string; cacheDir: string; log: (m: string) => void }): Promise<string> {
+export async function lockEnvironment(options: { spec: EnvironmentSpec; pythonVersion: string; cacheDir: string; log: (m: string) => void; context?: LockContext }): Promise<string> {
   const { spec } = options;
+  const context = options.context ?? {};
   const triple = standaloneTriple();
   const minor = options.pythonVersion.split('.').slice(0, 2).join('.');
   const target = lockPath(spec);
   const input = siblingTempPath(path.join(path.dirname(target), 'requirements.in'));
+  const constraints = siblingTempPath(path.join(path.dirname(target), 'constraints.txt'));
   const uv = await ensureWheelTool(UV);
-  const request = { packages: spec.packages, requirementFiles: spec.requirements, index: spec.index, cacheDir: options.cacheDir, environment: spec.name, specFile: spec.file };
+  const index = { ...spec.index, findLinks: [...spec.index.findLinks, ...(context.local ?? []).map((l) => l.dir)] };
+  const request = {
+    packages: spec.packages,
+    requirementFiles: spec.requirements,
+    constraintFiles: context.constraints?.length ? [constraints] : [],
+    index,
+    cacheDir: options.cacheDir,
+    environment: spec.name,
+    specFile: spec.file,
+  };
   // Everything to resolve goes into one input file: the spec's packages and its requirements files.
   const sources = sourceArgs(request);
   const indexArgs: string[] = [];
   const wanted: string[] = [];
   for (let i = 0; i < sources.length; i++) {
-    if (sources[i] === '-r') wanted.push(`-r ${sources[++i]}`);
+    if (sources[i] === '-r' || sources[i] === '-c') wanted.push(`${sources[i]} ${sources[++i]}`);
     else if (sources[i].startsWith('--')) {
       indexArgs.push(sources[i]);
       if (sources[i] !== '--no-index') indexArgs.push(sources[++i]);
@@ -65,6 +102,7 @@ export async function lockEnvironment(options: { spec: EnvironmentSpec; pythonVe
   options.log(`resolving ${spec.packages.join(', ') || 'requirements'} for CPython ${minor} on ${triple}`);
   try {
     await fs.writeFile(input, `${wanted.join('\n')}\n`);
+    if (context.constraints?.length) await fs.writeFile(constraints, `${context.constraints.join('\n')}\n`);
     const { stdout } = await run(
       uv,
       ['pip', 'compile', '--no-config', '--quiet', '--generate-hashes', '--no-header', '--no-annotate', '--python-version', minor, '--python-platform', triple, '--cache-dir', path.join(options.cacheDir, 'uv-v1'), ...indexArgs, input],
@@ -72,11 +110,14 @@ export async function lockEnvironment(options: { spec: EnvironmentSpec; pythonVe
     ).catch(async (error) => {
       throw await installFailure(error, request);
     });
-    const text = `${HEADER}${lockFingerprint(spec, options.pythonVersion, triple)}\n# Written by \`nx run ${spec.name}:lock\` for CPython ${minor} on ${triple}; do not edit.\n${stdout.trim()}\n`;
+    const local = new Set((context.local ?? []).map((l) => normalizeName(l.name)));
+    const note = local.size ? `\n# In-repo packages (${[...local].join(', ')}) are built from this commit and not locked; their dependencies are.` : '';
+    const text = `${HEADER}${lockFingerprint(spec, options.pythonVersion, triple, context)}\n# Written by \`nx run ${spec.name}:lock\` for CPython ${minor} on ${triple}; do not edit.${note}\n${withoutPackages(stdout.trim(), local)}\n`;
     await writeFileAtomic(target, text);
     return target;
   } finally {
     await fs.rm(input, { force: true });
+    await fs.rm(constraints, { force: true });
   }
 }
 
@@ -85,17 +126,29 @@ export async function lockEnvironment(options: { spec: EnvironmentSpec; pythonVe
  * it still matches its spec. A stale lock is an error, never re-resolved: CI
  * must build exactly what was reviewed.
  */
-export function checkedLock(spec: EnvironmentSpec, pythonVersion: string): string | undefined {
+export function checkedLock(spec: EnvironmentSpec, pythonVersion: string, context: LockContext = {}): string | undefined {
   const file = lockPath(spec);
   if (!existsSync(file)) return undefined;
   const first = readFileSync(file, 'utf8').split('\n', 1)[0];
   const recorded = first.startsWith(HEADER) ? first.slice(HEADER.length).trim() : undefined;
-  const expected = lockFingerprint(spec, pythonVersion, standaloneTriple());
+  const expected = lockFingerprint(spec, pythonVersion, standaloneTriple(), context);
   if (recorded !== expected) {
-    throw new PydepotError(`${file} is out of date with ${spec.file} (its packages, requirements, index settings or Python version changed since it was written)`, {
+    throw new PydepotError(`${file} is out of date with ${spec.file} (its packages, requirements, index settings, Python version, base environment's packages or in-repo packages changed since it was written)`, {
       path: file,
       hint: `refresh it with \`nx run ${spec.name}:lock\`, review the diff and commit it`,
     });
   }
   return file;
+}
+
+/** Drop the entries (a `name==version` line and its indented `--hash` lines) of `names` from uv's output. */
+function withoutPackages(text: string, names: Set<string>): string {
+  if (names.size === 0) return text;
+  const out: string[] = [];
+  let skipping = false;
+  for (const line of text.split('\n')) {
+    if (!/^\s/.test(line)) skipping = names.has(requirementName(line) ?? '');
+    if (!skipping) out.push(line);
+  }
+  return out.join('\n');
 }

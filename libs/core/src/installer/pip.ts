@@ -46,7 +46,7 @@ export function pipInstallArgs(request: InstallRequest): string[] {
  * requirements files and specifiers. pip and uv spell these the same way.
  */
 export function sourceArgs(request: InstallRequest): string[] {
-  const args: string[] = request.requireHashes ? ['--require-hashes', '--no-deps'] : [];
+  const args: string[] = request.requireHashes ? ['--require-hashes', '--no-deps'] : request.noDeps ? ['--no-deps'] : [];
   // Credential placeholders are expanded here, at the last moment (credentials.ts).
   const index = expandIndexCredentials(request.index, request.specFile);
   if (index.noIndex) args.push('--no-index');
@@ -55,6 +55,7 @@ export function sourceArgs(request: InstallRequest): string[] {
     for (const url of index.extraUrls) args.push('--extra-index-url', url);
   }
   for (const link of index.findLinks) args.push('--find-links', link);
+  for (const file of request.constraintFiles ?? []) args.push('-c', file);
   for (const file of request.requirementFiles) args.push('-r', file);
   for (const pkg of request.packages) {
     if (pkg.startsWith('-')) throw new PydepotError(`package "${pkg}" in ${request.specFile} looks like a pip option`, { hint: 'put options in the "index" field' });

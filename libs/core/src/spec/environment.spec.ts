@@ -65,3 +65,32 @@ describe('environment spec', () => {
     expect(errorOf(() => loadEnvironmentSpec('/nowhere/environment.json')).message).toContain('/nowhere/environment.json');
   });
 });
+
+describe('environments built on a base', () => {
+  const { dir, cleanup } = testdir({
+    'environments/base/environment.json': JSON.stringify({ python: { version: '3.11', source: 'standalone' }, includeStdlibTests: true, packages: ['rich'] }),
+    'environments/tool/environment.json': JSON.stringify({ base: 'base', packages: ['click'] }),
+    'environments/both/environment.json': JSON.stringify({ base: 'base', python: '3.12' }),
+    'environments/neither/environment.json': JSON.stringify({ packages: ['click'] }),
+    'environments/orphan/environment.json': JSON.stringify({ base: 'missing' }),
+    'environments/a/environment.json': JSON.stringify({ base: 'b' }),
+    'environments/b/environment.json': JSON.stringify({ base: 'a' }),
+  });
+  afterAll(cleanup);
+  const load = (name: string) => loadEnvironmentSpec(path.join(dir, 'environments', name, 'environment.json'));
+
+  it("inherit the base's Python and stdlib setting, keeping their own packages", () => {
+    const tool = load('tool');
+    expect(tool.base).toEqual({ name: 'base', file: path.join(dir, 'environments/base/environment.json') });
+    expect(tool.python).toEqual({ source: 'version', version: '3.11', preference: 'standalone' });
+    expect(tool.includeStdlibTests).toBe(true);
+    expect(tool.packages).toEqual(['click']);
+  });
+
+  it('give clear errors: python with base, neither, a missing base, a cycle', () => {
+    expect(() => load('both')).toThrow(/field "python" cannot be combined with "base"/);
+    expect(() => load('neither')).toThrow(/field "python" is required \(or "base"/);
+    expect(() => load('orphan')).toThrow(/field "base" names "missing", but there is no .*environments\/missing\/environment\.json/);
+    expect(() => load('a')).toThrow(/field "base" makes a cycle: a → b → a/);
+  });
+});

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PydepotError } from '../errors';
 import { validateJson } from './json-schema';
@@ -39,6 +39,9 @@ export interface EnvironmentSpec {
   file: string;
   name: string;
   description?: string;
+  /** The environment this one is built on (its Python and packages come first). */
+  base?: { name: string; file: string };
+  /** The base's, for an environment built on a base. */
   python: PythonRequest;
   packages: string[];
   /** Absolute paths. */
@@ -51,7 +54,7 @@ export interface EnvironmentSpec {
 }
 
 /** Read and validate an environment.json. Errors name the file and the field. */
-export function loadEnvironmentSpec(file: string, name = path.basename(path.dirname(path.resolve(file)))): EnvironmentSpec {
+export function loadEnvironmentSpec(file: string, name = path.basename(path.dirname(path.resolve(file))), chain?: string[]): EnvironmentSpec {
   const abs = path.resolve(file);
   let text: string;
   try {
@@ -62,10 +65,29 @@ export function loadEnvironmentSpec(file: string, name = path.basename(path.dirn
       hint: `each environment needs an ${ENVIRONMENT_FILE} (see docs/ENVIRONMENTS.md)`,
     });
   }
-  return parseEnvironmentSpec(text, abs, name);
+  return parseEnvironmentSpec(text, abs, name, chain);
 }
 
-export function parseEnvironmentSpec(text: string, file: string, name: string): EnvironmentSpec {
+/** Where a base environment's spec lives: a sibling folder of the environment built on it. */
+export function baseSpecFile(specFile: string, base: string): string {
+  return path.join(path.dirname(path.dirname(specFile)), base, ENVIRONMENT_FILE);
+}
+
+function loadBaseSpec(file: string, base: string, chain: string[]): EnvironmentSpec {
+  if (chain.includes(base)) {
+    throw new PydepotError(`${file}: field "base" makes a cycle: ${[...chain, base].join(' → ')}`, { path: file, hint: 'an environment cannot be built on itself, directly or through others' });
+  }
+  const baseFile = baseSpecFile(file, base);
+  if (!existsSync(baseFile)) {
+    throw new PydepotError(`${file}: field "base" names "${base}", but there is no ${baseFile}`, {
+      path: file,
+      hint: 'name the folder of another environment next to this one',
+    });
+  }
+  return loadEnvironmentSpec(baseFile, base, chain);
+}
+
+export function parseEnvironmentSpec(text: string, file: string, name: string, chain?: string[]): EnvironmentSpec {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -86,11 +108,27 @@ export function parseEnvironmentSpec(text: string, file: string, name: string): 
   const spec = raw as Record<string, any>;
   const dir = path.dirname(file);
   const fromHere = (p: string) => (isUrl(p) ? p : path.resolve(dir, p));
-  const python = parsePythonRequest(spec.python, fromHere);
+  let base: EnvironmentSpec | undefined;
+  if (spec.base !== undefined) {
+    if (spec.python !== undefined) {
+      throw new PydepotError(`${file}: field "python" cannot be combined with "base" (an environment built on "${spec.base}" runs its Python)`, {
+        path: file,
+        hint: 'remove "python", or remove "base" and list every package',
+      });
+    }
+    base = loadBaseSpec(file, spec.base, [...(chain ?? []), name]);
+  } else if (spec.python === undefined) {
+    throw new PydepotError(`${file}: invalid environment spec:\n  - field "python" is required (or "base", to build on another environment)`, {
+      path: file,
+      hint: 'add "python": "3.12" (see docs/ENVIRONMENTS.md)',
+    });
+  }
+  const python = base ? base.python : parsePythonRequest(spec.python, fromHere);
   return {
     file,
     name,
     description: spec.description,
+    base: base && { name: spec.base, file: base.file },
     python,
     packages: spec.packages ?? [],
     requirements: (spec.requirements ?? []).map((r: string) => path.resolve(dir, r)),
@@ -101,7 +139,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string): 
       findLinks: (spec.index?.findLinks ?? []).map(fromHere),
       noIndex: spec.index?.noIndex ?? false,
     },
-    includeStdlibTests: spec.includeStdlibTests ?? false,
+    includeStdlibTests: base ? base.includeStdlibTests : (spec.includeStdlibTests ?? false),
     verify: { imports: spec.verify?.imports ?? [], commands: spec.verify?.commands ?? [] },
     publish: dropUndefined({
       to: spec.publish?.to,

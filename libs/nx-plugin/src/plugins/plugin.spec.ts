@@ -1,15 +1,15 @@
 import type { CreateNodesContextV2 } from '@nx/devkit';
 import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
-import { createNodesV2, pluginInputs } from './plugin';
+import { createDependencies, createNodesV2, pluginInputs } from './plugin';
 
 describe('pydepot inference plugin', () => {
   const workspace = path.resolve(__dirname, '../../../..');
   const context: CreateNodesContextV2 = { workspaceRoot: workspace, nxJsonConfiguration: {} };
   const [glob, createNodes] = createNodesV2;
 
-  it('matches environment specs under environments/', () => {
-    expect(glob).toBe('environments/**/environment.json');
+  it('matches environment specs under environments/ and in-repo packages under libs/python/', () => {
+    expect(glob).toBe('{environments/**/environment.json,libs/python/*/pyproject.toml}');
   });
 
   it('infers one project per environment with the full target chain', async () => {
@@ -17,13 +17,41 @@ describe('pydepot inference plugin', () => {
     expect(results).toMatchSnapshot();
     const project = results[0][1].projects!['environments/maxscript-imaging'];
     const targets = project.targets!;
-    expect(Object.keys(targets)).toEqual(['unpack', 'ensurepip', 'venv', 'pip-install', 'publish', 'verify', 'rollback', 'lock']);
-    expect(targets['pip-install'].dependsOn).toEqual(['venv']);
+    expect(Object.keys(targets)).toEqual(['unpack', 'ensurepip', 'venv', 'pip-install', 'publish', 'verify', 'rollback', 'lock', 'wheelhouse']);
+    expect(targets['pip-install'].dependsOn).toEqual(['venv', { dependencies: true, target: 'build-wheel' }]);
+    expect(targets['pip-install'].inputs).toContain('^pydepot-source');
     expect(targets.publish.cache).toBe(false);
     expect(targets.publish.options.depot).toBe('/mnt/depot');
     expect(targets.unpack.inputs).toContainEqual({ runtime: 'node libs/nx-plugin/bin/python-identity.js environments/maxscript-imaging/environment.json' });
     expect(targets['pip-install'].inputs).toContain('{projectRoot}/**/*');
     expect(targets.unpack.inputs).not.toContain('{projectRoot}/**/*');
+  });
+
+  it('starts an environment with a base from the base\'s build, and draws the graph edges from the files', async () => {
+    const { dir, cleanup } = testdir({
+      'environments/base-env/environment.json': JSON.stringify({ python: '3.12', packages: ['requests'] }),
+      'environments/tool/environment.json': JSON.stringify({ base: 'base-env', packages: ['Studio_Utils>=1', 'rich'] }),
+      'environments/other/environment.json': JSON.stringify({ python: '3.12', requirements: ['requirements.txt'] }),
+      'environments/other/requirements.txt': '# pinned\nstudio-utils==0.1.0  # in-repo\n',
+      'libs/python/studio-utils/pyproject.toml': '[project]\nname = "studio-utils"\nversion = "0.1.0"\ndependencies = ["studio-core>=1", "pillow"]\n',
+      'libs/python/studio-core/pyproject.toml': '[project]\nname = "studio_core"\nversion = "1.0"\n',
+    });
+    try {
+      const ctx: CreateNodesContextV2 = { workspaceRoot: dir, nxJsonConfiguration: {} };
+      const files = ['environments/base-env/environment.json', 'environments/tool/environment.json', 'environments/other/environment.json', 'libs/python/studio-utils/pyproject.toml', 'libs/python/studio-core/pyproject.toml'];
+      const results = await createNodes(files, {}, ctx);
+      const projects = Object.assign({}, ...results.map(([, r]) => r.projects)) as Record<string, any>;
+      const tool = projects['environments/tool'].targets;
+      expect(Object.keys(tool)).not.toContain('unpack');
+      expect(tool.venv.options.inputPath).toBe('dist/pydepot/base-env/env');
+      expect(tool.venv.dependsOn).toEqual([{ projects: ['base-env'], target: 'pip-install' }]);
+      expect(projects['libs/python/studio-utils'].targets['build-wheel'].options.outputPath).toBe('dist/python/studio-utils');
+      const graphProjects = Object.fromEntries(Object.values(projects).map((p: any) => [p.name, p]));
+      const deps = await createDependencies!({}, { workspaceRoot: dir, projects: graphProjects } as any);
+      expect(deps.map((d) => `${d.source} -> ${d.target}`).sort()).toEqual(['other -> studio-utils', 'studio-utils -> studio-core', 'tool -> base-env', 'tool -> studio-utils']);
+    } finally {
+      cleanup();
+    }
   });
 
   it('takes target names as options', async () => {

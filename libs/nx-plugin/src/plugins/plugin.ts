@@ -1,12 +1,16 @@
 import {
   createNodesFromFiles,
+  DependencyType,
+  type CreateDependencies,
   type CreateNodesContextV2,
+  type RawProjectGraphDependency,
   type CreateNodesV2,
   type PreTasksExecution,
   type TargetConfiguration,
 } from '@nx/devkit';
 import * as path from 'node:path';
-import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, stagePath, StageTarget } from '../utils/paths';
+import { declaredBase, declaredRequirementNames, normalizeName, readPyproject, requirementName } from '@pydepot/core';
+import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, DEFAULT_WHEEL_DIR, DEFAULT_WHEELHOUSE_DIR, stagePath, StageTarget } from '../utils/paths';
 import { probeRemoteCache } from './remote-cache';
 
 /** Options of the plugin entry in nx.json. Target names are options too. */
@@ -23,18 +27,68 @@ export interface PydepotPluginOptions {
   verifyTargetName?: string;
   rollbackTargetName?: string;
   lockTargetName?: string;
+  wheelhouseTargetName?: string;
+  buildWheelTargetName?: string;
+  /** Folder of in-repo packages' wheels (build-wheel outputs). */
+  wheelDir?: string;
 }
 
 export const ENVIRONMENT_GLOB = 'environments/**/environment.json';
+/** In-repo Python packages: each becomes a project with a build-wheel target. */
+export const PYTHON_PACKAGE_GLOB = 'libs/python/*/pyproject.toml';
+const PROJECT_GLOB = `{${ENVIRONMENT_GLOB},${PYTHON_PACKAGE_GLOB}}`;
 const EXECUTORS = '@pydepot/nx-plugin';
+/** Files of a project that its dependents' builds read (`^pydepot-source` in their inputs). */
+const SOURCE_INPUT = 'pydepot-source';
+export const ENVIRONMENT_TAG = 'type:python-environment';
+export const PACKAGE_TAG = 'type:python-package';
 
 type Normalized = Required<PydepotPluginOptions>;
 
 export const createNodesV2: CreateNodesV2<PydepotPluginOptions> = [
-  ENVIRONMENT_GLOB,
+  PROJECT_GLOB,
   async (files, options, context) =>
-    createNodesFromFiles((file, opts, ctx) => createEnvironmentProject(file, normalizeOptions(opts), ctx), files, options, context),
+    createNodesFromFiles(
+      (file, opts, ctx) => (file.endsWith('pyproject.toml') ? createPackageProject(file, normalizeOptions(opts), ctx) : createEnvironmentProject(file, normalizeOptions(opts), ctx)),
+      files,
+      options,
+      context,
+    ),
 ];
+
+/**
+ * The edges inference cannot see from paths alone: an environment depends on
+ * its base environment and on the in-repo packages it names (in "packages" or
+ * a requirements file); an in-repo package depends on the in-repo packages in
+ * its [project] dependencies. `nx affected` and `nx graph` follow them.
+ */
+export const createDependencies: CreateDependencies<PydepotPluginOptions> = (_options, context) => {
+  const deps: RawProjectGraphDependency[] = [];
+  const packages = new Map<string, string>(); // normalised distribution name → project
+  const environments = new Map<string, string>(); // folder name → project
+  for (const [name, project] of Object.entries(context.projects)) {
+    if (project.tags?.includes(PACKAGE_TAG)) {
+      const dist = readPyproject(path.join(context.workspaceRoot, project.root, 'pyproject.toml')).name;
+      if (dist) packages.set(normalizeName(dist), name);
+    } else if (project.tags?.includes(ENVIRONMENT_TAG)) environments.set(path.posix.basename(project.root), name);
+  }
+  const add = (source: string, target: string | undefined, sourceFile: string) => {
+    if (target && target !== source) deps.push({ source, target, sourceFile, type: DependencyType.static });
+  };
+  for (const [name, project] of Object.entries(context.projects)) {
+    if (project.tags?.includes(ENVIRONMENT_TAG)) {
+      const specFile = path.posix.join(project.root, 'environment.json');
+      const abs = path.join(context.workspaceRoot, specFile);
+      for (const required of declaredRequirementNames(abs)) add(name, packages.get(required), specFile);
+      const base = declaredBase(abs);
+      if (base) add(name, environments.get(base), specFile);
+    } else if (project.tags?.includes(PACKAGE_TAG)) {
+      const file = path.posix.join(project.root, 'pyproject.toml');
+      for (const dep of readPyproject(path.join(context.workspaceRoot, file)).dependencies) add(name, packages.get(requirementName(dep) ?? ''), file);
+    }
+  }
+  return deps;
+};
 
 /**
  * Before tasks run: fall back to the local cache when the remote cache server
@@ -57,55 +111,82 @@ export function normalizeOptions(options: PydepotPluginOptions | undefined): Nor
     verifyTargetName: options?.verifyTargetName ?? 'verify',
     rollbackTargetName: options?.rollbackTargetName ?? 'rollback',
     lockTargetName: options?.lockTargetName ?? 'lock',
+    wheelhouseTargetName: options?.wheelhouseTargetName ?? 'wheelhouse',
+    buildWheelTargetName: options?.buildWheelTargetName ?? 'build-wheel',
+    wheelDir: options?.wheelDir ?? DEFAULT_WHEEL_DIR,
   };
 }
 
-/** A pure function of the spec's location and the options: no file reads, no processes. */
+/**
+ * A function of the spec's location, the options and the spec's "base" (read
+ * from the file; no processes). An environment built on a base has no
+ * unpack/ensurepip targets: its venv starts from the base's finished build.
+ */
 function createEnvironmentProject(specFile: string, options: Normalized, context: CreateNodesContextV2) {
   const projectRoot = path.posix.dirname(specFile);
   const name = path.posix.basename(projectRoot);
+  const base = declaredBase(path.join(context.workspaceRoot, specFile));
   const inputs = pluginInputs(context.workspaceRoot);
   const interpreter = { runtime: `node ${identityScript(context.workspaceRoot)} ${specFile}` };
   const pythonInputs = [...inputs, interpreter];
+  // The files of the projects this one depends on: its base environment's spec and lock, in-repo packages' sources.
+  const dependencySources = `^${SOURCE_INPUT}`;
   const stage = (target: StageTarget) => stagePath(name, target, options.buildDir);
   const common = { environment: specFile, buildDir: options.buildDir };
+  const wheels = { dependencies: true, target: options.buildWheelTargetName };
+
+  const build: Record<string, TargetConfiguration> = base
+    ? {
+        [options.venvTargetName]: {
+          executor: `${EXECUTORS}:venv`,
+          options: { ...common, inputPath: stagePath(base, 'pip-install', options.buildDir), outputPath: stage('venv') },
+          dependsOn: [{ projects: [base], target: options.pipInstallTargetName }],
+          cache: true,
+          inputs: [...pythonInputs, dependencySources],
+          outputs: ['{options.outputPath}'],
+          metadata: { description: `Start this environment from a copy of its base environment ${base}`, technologies: ['python'] },
+        },
+      }
+    : {
+        [options.unpackTargetName]: {
+          executor: `${EXECUTORS}:unpack`,
+          options: { ...common, outputPath: stage('unpack') },
+          cache: true,
+          inputs: pythonInputs,
+          outputs: ['{options.outputPath}'],
+          metadata: { description: 'Unpack the Python distribution into a relocatable prefix', technologies: ['python'] },
+        },
+        [options.ensurepipTargetName]: {
+          executor: `${EXECUTORS}:ensurepip`,
+          options: { ...common, inputPath: stage('unpack'), outputPath: stage('ensurepip') },
+          dependsOn: [options.unpackTargetName],
+          cache: true,
+          inputs: pythonInputs,
+          outputs: ['{options.outputPath}'],
+          metadata: { description: 'Install the bundled pip with ensurepip', technologies: ['python'] },
+        },
+        [options.venvTargetName]: {
+          executor: `${EXECUTORS}:venv`,
+          options: { ...common, inputPath: stage('ensurepip'), outputPath: stage('venv') },
+          dependsOn: [options.ensurepipTargetName],
+          cache: true,
+          inputs: pythonInputs,
+          outputs: ['{options.outputPath}'],
+          metadata: { description: 'Create the self-contained environment for this tool', technologies: ['python'] },
+        },
+      };
 
   const targets: Record<string, TargetConfiguration> = {
-    [options.unpackTargetName]: {
-      executor: `${EXECUTORS}:unpack`,
-      options: { ...common, outputPath: stage('unpack') },
-      cache: true,
-      inputs: pythonInputs,
-      outputs: ['{options.outputPath}'],
-      metadata: { description: 'Unpack the Python distribution into a relocatable prefix', technologies: ['python'] },
-    },
-    [options.ensurepipTargetName]: {
-      executor: `${EXECUTORS}:ensurepip`,
-      options: { ...common, inputPath: stage('unpack'), outputPath: stage('ensurepip') },
-      dependsOn: [options.unpackTargetName],
-      cache: true,
-      inputs: pythonInputs,
-      outputs: ['{options.outputPath}'],
-      metadata: { description: 'Install the bundled pip with ensurepip', technologies: ['python'] },
-    },
-    [options.venvTargetName]: {
-      executor: `${EXECUTORS}:venv`,
-      options: { ...common, inputPath: stage('ensurepip'), outputPath: stage('venv') },
-      dependsOn: [options.ensurepipTargetName],
-      cache: true,
-      inputs: pythonInputs,
-      outputs: ['{options.outputPath}'],
-      metadata: { description: 'Create the self-contained environment for this tool', technologies: ['python'] },
-    },
+    ...build,
     [options.pipInstallTargetName]: {
       executor: `${EXECUTORS}:pip-install`,
       options: { ...common, inputPath: stage('venv'), outputPath: stage('pip-install') },
-      dependsOn: [options.venvTargetName],
+      dependsOn: [options.venvTargetName, wheels],
       cache: true,
-      // The spec, its requirements files and any local wheels: everything in the folder.
-      inputs: [...pythonInputs, '{projectRoot}/**/*'],
+      // The spec, its requirements files, its lock and any local wheels: everything in the folder.
+      inputs: [...pythonInputs, '{projectRoot}/**/*', dependencySources],
       outputs: ['{options.outputPath}'],
-      metadata: { description: "Install the environment's packages by name from its own index", technologies: ['python'] },
+      metadata: { description: "Install the environment's packages (from its lock, if it has one) and in-repo packages it names", technologies: ['python'] },
     },
     [options.publishTargetName]: {
       executor: `${EXECUTORS}:publish`,
@@ -131,11 +212,21 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
     },
     [options.lockTargetName]: {
       executor: `${EXECUTORS}:lock`,
-      options: { ...common, inputPath: stage('unpack') },
-      dependsOn: [options.unpackTargetName],
+      // The interpreter (and a base environment's packages) the lock is resolved for.
+      options: { ...common, inputPath: base ? stage('venv') : stage('unpack') },
+      dependsOn: [base ? options.venvTargetName : options.unpackTargetName, wheels],
       // Writes requirements.lock into the source tree, for review: never cached.
       cache: false,
       metadata: { description: 'Resolve the packages into a hashed requirements.lock (commit it)', technologies: ['python'] },
+    },
+    [options.wheelhouseTargetName]: {
+      executor: `${EXECUTORS}:wheelhouse`,
+      options: { ...common, inputPath: stage('venv'), outputPath: path.posix.join(DEFAULT_WHEELHOUSE_DIR, name) },
+      dependsOn: [options.venvTargetName],
+      cache: true,
+      inputs: [...pythonInputs, '{projectRoot}/**/*', dependencySources],
+      outputs: ['{options.outputPath}'],
+      metadata: { description: 'Download every artifact the environment installs, for an air-gapped build (PYDEPOT_WHEELHOUSE)', technologies: ['python'] },
     },
   };
 
@@ -145,9 +236,40 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
         name,
         root: projectRoot,
         projectType: 'application' as const,
-        tags: ['type:python-environment'],
+        tags: [ENVIRONMENT_TAG],
+        namedInputs: { [SOURCE_INPUT]: ['{projectRoot}/**/*'] },
         targets,
-        metadata: { description: `Python environment ${name}`, technologies: ['python'] },
+        metadata: { description: `Python environment ${name}${base ? ` (built on ${base})` : ''}`, technologies: ['python'] },
+      },
+    },
+  };
+}
+
+/** An in-repo Python package (libs/python/<name>/pyproject.toml): its wheel, built by the pinned uv. */
+function createPackageProject(pyprojectFile: string, options: Normalized, context: CreateNodesContextV2) {
+  const projectRoot = path.posix.dirname(pyprojectFile);
+  const name = path.posix.basename(projectRoot);
+  return {
+    projects: {
+      [projectRoot]: {
+        name,
+        root: projectRoot,
+        projectType: 'library' as const,
+        tags: [PACKAGE_TAG],
+        namedInputs: { [SOURCE_INPUT]: ['{projectRoot}/**/*', '!{projectRoot}/**/__pycache__/**', '!{projectRoot}/**/*.egg-info/**'] },
+        targets: {
+          [options.buildWheelTargetName]: {
+            executor: `${EXECUTORS}:build-wheel`,
+            options: { outputPath: path.posix.join(options.wheelDir, name) },
+            // In-repo packages it depends on are built first: an environment installs them all.
+            dependsOn: [{ dependencies: true, target: options.buildWheelTargetName }],
+            cache: true,
+            inputs: [...pluginInputs(context.workspaceRoot), SOURCE_INPUT],
+            outputs: ['{options.outputPath}'],
+            metadata: { description: `Build the wheel of the in-repo package ${name} (reproducible)`, technologies: ['python'] },
+          },
+        },
+        metadata: { description: `In-repo Python package ${name}`, technologies: ['python'] },
       },
     },
   };

@@ -6,6 +6,8 @@ export type StageTarget = keyof typeof STAGES;
 
 export const DEFAULT_BUILD_DIR = 'dist/pydepot';
 export const DEFAULT_DEPOT = 'dist/depot';
+export const DEFAULT_WHEEL_DIR = 'dist/python';
+export const DEFAULT_WHEELHOUSE_DIR = 'dist/wheelhouse';
 
 /** Workspace-relative output folder of a stage, shared by inference and executor defaults. */
 export function stagePath(project: string, stage: StageTarget, buildDir = DEFAULT_BUILD_DIR): string {

@@ -22,6 +22,8 @@ export interface ExecutorEnv {
   log(message: string): void;
   /** The Nx hash of the running task, recorded in manifests. */
   taskHash?: string;
+  /** Wheel folders of the in-repo packages this project depends on, directly or through other packages. */
+  localWheelDirs(): string[];
 }
 
 /**
@@ -51,6 +53,7 @@ export async function runExecutor(
     cacheDir: cacheDir(),
     log: (message) => console.log(maskCredentials(`pydepot ${name} ${project}: ${message}`)),
     taskHash: context.taskGraph?.tasks[taskId]?.hash,
+    localWheelDirs: () => localWheelDirs(context, project).map(abs),
   };
   try {
     await body(env);
@@ -59,4 +62,30 @@ export async function runExecutor(
     console.error(`\npydepot ${name} failed for ${project}:\n${formatError(error)}\n`);
     return { success: false };
   }
+}
+
+const BUILD_WHEEL = '@pydepot/nx-plugin:build-wheel';
+
+/**
+ * The output folders of the build-wheel targets of the in-repo packages
+ * `project` depends on in the project graph, following package → package
+ * edges (not a base environment: its packages are already in its build).
+ */
+export function localWheelDirs(context: ExecutorContext, project: string): string[] {
+  const graph = context.projectGraph;
+  if (!graph) return [];
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string) => {
+    for (const dep of graph.dependencies[name] ?? []) {
+      if (seen.has(dep.target)) continue;
+      seen.add(dep.target);
+      const target = Object.values(graph.nodes[dep.target]?.data.targets ?? {}).find((t) => t.executor === BUILD_WHEEL);
+      if (!target) continue;
+      out.push(String(target.options?.outputPath));
+      visit(dep.target);
+    }
+  };
+  visit(project);
+  return out.sort();
 }

@@ -11,6 +11,7 @@ export default async function pipInstallExecutor(options: PipInstallExecutorSche
       spec: env.spec(),
       cacheDir: env.cacheDir,
       installer: options.installer,
+      localWheelDirs: env.localWheelDirs(),
       inputHash: env.taskHash,
       log: env.log,
     });

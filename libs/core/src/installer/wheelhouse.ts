@@ -1,0 +1,71 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { readManifest } from '../environment/manifest';
+import { runPython } from '../environment/python';
+import { buildDirectoryAtomically } from '../fs/atomic';
+import { listWheels } from '../library/wheel';
+import { EnvironmentSpec, IndexSettings } from '../spec/environment';
+import { expandIndexCredentials } from './credentials';
+import { installFailure, InstallRequest } from './installer';
+import { checkedLock, lockContext } from './lock';
+import { pipInstallArgs } from './pip';
+
+/**
+ * An air-gapped build: `PYDEPOT_WHEELHOUSE` names a folder of wheelhouses
+ * (`<folder>/<environment>/`, what the wheelhouse target writes). When it is
+ * set, pip-install never contacts an index: it installs from the
+ * environment's own wheelhouse only. With a lock, hashes are still required,
+ * so the installed files are exactly those of a connected build.
+ */
+export const WHEELHOUSE_ENV = 'PYDEPOT_WHEELHOUSE';
+
+export function wheelhouseIndex(spec: EnvironmentSpec, env: NodeJS.ProcessEnv = process.env): IndexSettings | undefined {
+  const root = env[WHEELHOUSE_ENV];
+  if (!root) return undefined;
+  return { url: spec.index.url, extraUrls: [], findLinks: [path.resolve(root, spec.name)], noIndex: true };
+}
+
+/**
+ * The wheelhouse target: download every artifact the environment's
+ * pip-install would install (its lock, with hashes, when there is one;
+ * otherwise its packages and all their dependencies) into `outputPath`,
+ * with the environment's own pip, so platform and Python tags are its own.
+ * In-repo packages are not included: they are built from source.
+ */
+export async function downloadWheelhouse(options: {
+  inputPath: string;
+  outputPath: string;
+  spec: EnvironmentSpec;
+  cacheDir: string;
+  localWheelDirs?: string[];
+  log: (m: string) => void;
+}): Promise<string[]> {
+  const { spec } = options;
+  const manifest = await readManifest(options.inputPath);
+  const local = await listWheels(options.localWheelDirs ?? []);
+  const lock = checkedLock(spec, manifest.python.version, lockContext(manifest, local));
+  const request: InstallRequest = {
+    packages: lock ? [] : spec.packages,
+    requirementFiles: lock ? [lock] : spec.requirements,
+    requireHashes: lock !== undefined,
+    // In-repo packages let the resolver see what they depend on; their own wheels are not downloaded.
+    index: { ...spec.index, findLinks: [...spec.index.findLinks, ...local.map((w) => path.dirname(w.file))] },
+    cacheDir: options.cacheDir,
+    environment: spec.name,
+    specFile: spec.file,
+  };
+  expandIndexCredentials(request.index, spec.file);
+  options.log(`downloading ${lock ? path.basename(lock) : spec.packages.join(', ') || 'requirements'} into ${options.outputPath}`);
+  return buildDirectoryAtomically(options.outputPath, async (tmp) => {
+    // `pip download` takes install's source options; the install-only ones are dropped.
+    const args = pipInstallArgs(request).filter((a) => !['install', '--no-compile', '--no-warn-script-location'].includes(a));
+    try {
+      await runPython(options.inputPath, ['-m', 'pip', 'download', '--dest', tmp, ...args], { failure: `pip could not download the packages of environment "${spec.name}"`, tailLines: 25 });
+    } catch (error) {
+      throw await installFailure(error, request);
+    }
+    const names = new Set(local.map((w) => w.file.split(path.sep).pop()));
+    for (const file of await fs.readdir(tmp)) if (names.has(file)) await fs.rm(path.join(tmp, file));
+    return (await fs.readdir(tmp)).sort();
+  });
+}

@@ -1,0 +1,4 @@
+export interface BuildWheelExecutorSchema {
+  outputPath?: string;
+  python?: string;
+}

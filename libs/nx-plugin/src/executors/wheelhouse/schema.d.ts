@@ -1,0 +1,6 @@
+export interface WheelhouseExecutorSchema {
+  environment?: string;
+  buildDir?: string;
+  inputPath?: string;
+  outputPath?: string;
+}
