@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeWheel, serveIndex, testdir } from '../testing';
 import { exec, grepText, makeWorkspace, nxAsync } from './helpers';
@@ -79,6 +79,29 @@ describe('private index with credentials', () => {
     expect(run.status).not.toBe(0);
     expect(run.out).toContain('"index.url" in ');
     expect(run.out).toContain('environments/private-pip/environment.json uses ${STUDIO_INDEX_PASSWORD}, which is not set');
+    expect(leaks()).toEqual([]);
+  });
+
+  it('wheelhouse: downloads the locked artifacts once, then builds air-gapped with the index gone', async () => {
+    const download = await nxAsync(env(), ws, 'run', 'private-pip:wheelhouse');
+    expect(download.status).toBe(0);
+    expect(download.out).not.toContain(password);
+    expect(readdirSync(path.join(ws, 'dist/wheelhouse/private-pip'))).toEqual(['studio_hello-1.0.0-py3-none-any.whl']);
+    await index.close();
+    // No index, no credentials: only the wheelhouse, still with hashes required.
+    const offline = await nxAsync(
+      { PYDEPOT_CACHE_DIR: path.join(scratch.dir, 'empty-cache'), PYDEPOT_WHEELHOUSE: path.join(ws, 'dist/wheelhouse') },
+      ws,
+      'run',
+      'private-pip:pip-install',
+      '--skip-nx-cache',
+      '--exclude-task-dependencies',
+    );
+    expect(offline.out).toContain('PYDEPOT_WHEELHOUSE is set');
+    expect(offline.status).toBe(0);
+    const built = JSON.parse(readFileSync(path.join(ws, 'dist/pydepot/private-pip/env/pydepot.json'), 'utf8'));
+    const current = JSON.parse(readFileSync(path.join(ws, 'dist/depot/private-pip/current/pydepot.json'), 'utf8'));
+    expect(built.contentHash).toBe(current.contentHash);
     expect(leaks()).toEqual([]);
   });
 });

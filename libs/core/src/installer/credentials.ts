@@ -18,10 +18,11 @@ const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 export function expandIndexCredentials(index: IndexSettings, specFile: string, env: NodeJS.ProcessEnv = process.env): IndexSettings {
   const expand = (url: string, field: string) => expandUrl(url, field, specFile, env);
+  // With noIndex the indexes are never contacted: their credentials are not needed (an air-gapped build).
   return {
     ...index,
-    url: expand(index.url, 'index.url'),
-    extraUrls: index.extraUrls.map((url, i) => expand(url, `index.extraUrls[${i}]`)),
+    url: index.noIndex ? index.url : expand(index.url, 'index.url'),
+    extraUrls: index.noIndex ? index.extraUrls : index.extraUrls.map((url, i) => expand(url, `index.extraUrls[${i}]`)),
     findLinks: index.findLinks.map((link, i) => (isUrl(link) ? expand(link, `index.findLinks[${i}]`) : link)),
   };
 }
