@@ -11,9 +11,9 @@ export function runPython(root: string, args: string[], options: RunOptions = {}
   return run(pythonPath(root, layout), args, { env: isolatedPythonEnv(), ...options });
 }
 
-/** Byte-compile `dirs` (relative to root) into unchecked-hash pycs with root-relative names. */
-export async function compileBytecode(root: string, dirs: string[]): Promise<void> {
-  await runPython(root, ['-I', path.join(HELPERS_DIR, 'compile.py'), root, ...dirs], {
+/** Byte-compile `dirs` (relative to root) into unchecked-hash pycs with root-relative names; only what is new since `previous` (the stage root was hard-linked from). */
+export async function compileBytecode(root: string, dirs: string[], previous?: string): Promise<void> {
+  await runPython(root, ['-I', path.join(HELPERS_DIR, 'compile.py'), ...(previous ? ['--previous', previous] : []), root, ...dirs], {
     failure: 'byte-compiling failed',
     hint: 'a package ships a .py file with a syntax error for this Python version: see the output above',
   });

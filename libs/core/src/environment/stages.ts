@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { resolveDistribution } from '../distribution';
 import { PydepotError } from '../errors';
 import { buildDirectoryAtomically, siblingTempPath, writeJsonAtomic } from '../fs/atomic';
-import { copyTree, hashIndex, indexTree } from '../fs/tree';
+import { copyTree, hashIndex, IndexedEntry, IndexReuse, indexTree } from '../fs/tree';
 import { getInstaller } from '../installer';
 import { checkedLock, lockContext } from '../installer/lock';
 import { wheelhouseIndex, WHEELHOUSE_ENV } from '../installer/wheelhouse';
@@ -56,6 +56,7 @@ export async function unpackDistribution(options: StageLog & { spec: Environment
       packages: [],
     };
     await writeManifest(tmp, manifest);
+    await writeStageIndex(tmp, await indexTree(tmp, (rel) => !METADATA_FILES.has(rel)));
     return manifest;
   });
 }
@@ -65,7 +66,7 @@ export async function bootstrapPip(options: StageLog & { inputPath: string; outp
   return derive(options, async (tmp, manifest) => {
     options.log('installing pip with ensurepip');
     await runPython(tmp, ['-m', 'ensurepip', '--default-pip'], { failure: 'ensurepip failed' });
-    return finishSitePackages(tmp, manifest);
+    return finishSitePackages(tmp, manifest, options.inputPath);
   });
 }
 
@@ -80,7 +81,7 @@ export async function createEnvironment(options: StageLog & { inputPath: string;
     // Built on a base environment (a finished one, with a version): start from a copy of it.
     const base = manifest.version && manifest.name ? { name: manifest.name, version: manifest.version } : manifest.base;
     if (base) options.log(`starting from base environment ${base.name} (version ${base.version}, ${manifest.packages.length} packages)`);
-    for (const file of [FILES_INDEX, SBOM_FILE]) await fs.rm(path.join(tmp, file), { force: true });
+    await fs.rm(path.join(tmp, SBOM_FILE), { force: true });
     await makeRelocatable(tmp, { minor: minorOf(manifest.python.version), log: options.log });
     const activators = await writeActivators(tmp, layout, options.name);
     const activate = Object.fromEntries(activators.map((rel) => [shellOf(rel), rel]));
@@ -104,7 +105,7 @@ export async function installRequirements(
 ): Promise<EnvironmentManifest> {
   const { spec } = options;
   const local = await listWheels(options.localWheelDirs ?? []);
-  return derive(options, async (tmp, manifest) => {
+  return derive(options, async (tmp, manifest, index) => {
     const installer = getInstaller(spec.installer ?? options.installer);
     const offline = wheelhouseIndex(spec);
     if (offline) options.log(`${WHEELHOUSE_ENV} is set: installing from ${offline.findLinks[0]} only`);
@@ -143,15 +144,13 @@ export async function installRequirements(
     }
     // An exact install (lock, in-repo packages without dependencies) must still be complete.
     if (lock || local.length) await checkDependencies(tmp, spec, lock);
-    const next = await finishSitePackages(tmp, manifest);
+    const next = await finishSitePackages(tmp, manifest, options.inputPath);
     // The file index lists every entry with its sha256: publishers reuse
     // unchanged files from the previous version by it, and anyone can check a
     // published copy against it. It, the manifest and the SBOM describe the
     // content, so they are not part of the content hash.
-    const index = await indexTree(tmp, (rel) => !METADATA_FILES.has(rel));
-    const contentHash = hashIndex(index);
+    const contentHash = hashIndex(await index());
     const finished: EnvironmentManifest = { ...next, name: spec.name, description: spec.description, version: contentHash.slice(0, 16), contentHash, inputHash: options.inputHash };
-    await writeJsonAtomic(path.join(tmp, FILES_INDEX), { schemaVersion: 1, contentHash, entries: index });
     await writeJsonAtomic(path.join(tmp, SBOM_FILE), environmentSbom(finished));
     return finished;
   });
@@ -171,22 +170,48 @@ function shellOf(activator: string): string {
   return { activate: 'sh', 'activate.fish': 'fish', 'activate.bat': 'cmd', 'Activate.ps1': 'powershell', 'deactivate.bat': 'cmd-deactivate' }[name] ?? name;
 }
 
+/**
+ * One derived stage: a hard-linked copy of the input, `work` on it, then its
+ * file index. `index()` (memoised) lists every file of the finished tree with
+ * its sha256, reusing the input stage's hashes for the files it inherited
+ * unchanged (same inode): a stage hashes only what it wrote.
+ */
 async function derive(
   options: { inputPath: string; outputPath: string },
-  work: (tmp: string, manifest: EnvironmentManifest) => Promise<EnvironmentManifest>,
+  work: (tmp: string, manifest: EnvironmentManifest, index: () => Promise<IndexedEntry[]>) => Promise<EnvironmentManifest>,
 ): Promise<EnvironmentManifest> {
   const manifest = await readManifest(options.inputPath);
+  const reuse = await readStageIndex(options.inputPath);
   return buildDirectoryAtomically(options.outputPath, async (tmp) => {
     await copyTree(options.inputPath, tmp, { link: true });
-    const next = await work(tmp, manifest);
+    let entries: Promise<IndexedEntry[]> | undefined;
+    const index = () => (entries ??= indexTree(tmp, (rel) => !METADATA_FILES.has(rel), reuse));
+    const next = await work(tmp, manifest, index);
+    await writeStageIndex(tmp, await index());
     await writeManifest(tmp, next);
     return next;
   });
 }
 
-async function finishSitePackages(root: string, manifest: EnvironmentManifest): Promise<EnvironmentManifest> {
+/** The file index every stage leaves (FILES_INDEX): published with the last one, reused by the next. */
+async function writeStageIndex(root: string, entries: IndexedEntry[]): Promise<void> {
+  await writeJsonAtomic(path.join(root, FILES_INDEX), { schemaVersion: 1, contentHash: hashIndex(entries), entries });
+}
+
+async function readStageIndex(root: string): Promise<IndexReuse | undefined> {
+  const file = path.join(root, FILES_INDEX);
+  try {
+    const [text, st] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)]);
+    return { root, entries: (JSON.parse(text) as { entries: IndexedEntry[] }).entries, writtenAt: st.mtimeMs };
+  } catch {
+    return undefined; // an older stage without an index: everything is hashed
+  }
+}
+
+async function finishSitePackages(root: string, manifest: EnvironmentManifest, previous: string): Promise<EnvironmentManifest> {
   const { scriptsDir, sitePackages } = manifest.entryPoints;
   await makeScriptsRelocatable(root, scriptsDir, sitePackages);
-  await compileBytecode(root, [sitePackages]);
-  return { ...manifest, packages: await listPackages(root) };
+  // Independent (one writes __pycache__, the other reads metadata): run side by side.
+  const [, packages] = await Promise.all([compileBytecode(root, [sitePackages], previous), listPackages(root)]);
+  return { ...manifest, packages };
 }

@@ -22,6 +22,16 @@ describe('environment generator', () => {
     await expect(environmentGenerator(tree, { name: 'x' })).rejects.toThrow(/already exists/);
   });
 
+  it('builds on a base environment with --base, which must exist', async () => {
+    const tree = createTreeWithEmptyWorkspace();
+    await environmentGenerator(tree, { name: 'studio-core', packages: 'click' });
+    await environmentGenerator(tree, { name: 'exporter', base: 'studio-core', packages: 'rich' });
+    expect(JSON.parse(tree.read('environments/exporter/environment.json', 'utf-8')!)).toMatchObject({ base: 'studio-core', packages: ['rich'] });
+    expect(JSON.parse(tree.read('environments/exporter/environment.json', 'utf-8')!).python).toBeUndefined();
+    await expect(environmentGenerator(tree, { name: 'y', base: 'nope' })).rejects.toThrow(/no environments\/nope\/environment\.json/);
+    await expect(environmentGenerator(tree, { name: 'z', base: 'studio-core', python: '3.12' })).rejects.toThrow(/exclude each other/);
+  });
+
   it('guesses import names', () => {
     expect(importName('rich[jupyter]')).toBe('rich');
     expect(importName('PyYAML==6')).toBe('yaml');

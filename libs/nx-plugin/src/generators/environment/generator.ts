@@ -1,5 +1,5 @@
 import type { Tree } from '@nx/devkit';
-import { parseEnvironmentSpec } from '@pydepot/core';
+import { environmentSchema, parseEnvironmentSpec, validateJson } from '@pydepot/core';
 import type { EnvironmentGeneratorSchema } from './schema';
 
 /**
@@ -16,17 +16,25 @@ export default async function environmentGenerator(tree: Tree, options: Environm
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean);
+  if (options.base && options.python) throw new Error('--base and --python exclude each other: an environment built on a base runs its Python');
+  if (options.base && !tree.exists(`environments/${options.base}/environment.json`)) {
+    throw new Error(`--base ${options.base}: there is no environments/${options.base}/environment.json (name an existing environment)`);
+  }
   const spec = {
     $schema: '../../libs/core/src/spec/environment.schema.json',
     ...(options.description ? { description: options.description } : {}),
-    python: options.python ?? '3.12',
+    ...(options.base ? { base: options.base } : { python: options.python ?? '3.12' }),
     ...(options.installer ? { installer: options.installer } : {}),
     packages,
     verify: { imports: packages.map(importName).filter((m): m is string => m !== undefined) },
   };
   const text = `${JSON.stringify(spec, null, 2)}\n`;
   // The same validation the build runs: a bad --python or package fails here, not later.
-  parseEnvironmentSpec(text, file, options.name);
+  // (With a base, the schema only: the base is read from the tree above, not from disk.)
+  if (options.base) {
+    const issues = validateJson(spec, environmentSchema);
+    if (issues.length) throw new Error(`${file}: ${issues.map((i) => `field "${i.field}" ${i.message}`).join('; ')}`);
+  } else parseEnvironmentSpec(text, file, options.name);
   tree.write(file, text);
 }
 
