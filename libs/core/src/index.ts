@@ -27,3 +27,4 @@ export { buildWheel, listWheels } from './library/wheel';
 export type { BuiltWheel } from './library/wheel';
 export { readPyproject, declaredRequirementNames, declaredBase, normalizeName, requirementName } from './library/pyproject';
 export { default as environmentSchema } from './spec/environment.schema.json';
+export { deltaPath, materializeStage, writeStageDelta } from './fs/delta';

@@ -40,6 +40,11 @@ const PROJECT_GLOB = `{${ENVIRONMENT_GLOB},${PYTHON_PACKAGE_GLOB}}`;
 const EXECUTORS = '@pydepot/nx-plugin';
 /** Files of a project that its dependents' builds read (`^pydepot-source` in their inputs). */
 const SOURCE_INPUT = 'pydepot-source';
+/**
+ * What Nx caches of a stage after unpack: its delta over the previous stage
+ * (fs/delta.ts), not the full ~100 MB tree, which executors rebuild on demand.
+ */
+const DELTA_OUTPUT = '{options.outputPath}.delta';
 export const ENVIRONMENT_TAG = 'type:python-environment';
 export const PACKAGE_TAG = 'type:python-package';
 
@@ -139,11 +144,11 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
     ? {
         [options.venvTargetName]: {
           executor: `${EXECUTORS}:venv`,
-          options: { ...common, inputPath: stagePath(base, 'pip-install', options.buildDir), outputPath: stage('venv') },
+          options: { ...common, inputPath: stagePath(base, 'pip-install', options.buildDir), outputPath: stage('venv'), delta: true },
           dependsOn: [{ projects: [base], target: options.pipInstallTargetName }],
           cache: true,
           inputs: [...pythonInputs, dependencySources],
-          outputs: ['{options.outputPath}'],
+          outputs: [DELTA_OUTPUT],
           metadata: { description: `Start this environment from a copy of its base environment ${base}`, technologies: ['python'] },
         },
       }
@@ -158,20 +163,20 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
         },
         [options.ensurepipTargetName]: {
           executor: `${EXECUTORS}:ensurepip`,
-          options: { ...common, inputPath: stage('unpack'), outputPath: stage('ensurepip') },
+          options: { ...common, inputPath: stage('unpack'), outputPath: stage('ensurepip'), delta: true },
           dependsOn: [options.unpackTargetName],
           cache: true,
           inputs: pythonInputs,
-          outputs: ['{options.outputPath}'],
+          outputs: [DELTA_OUTPUT],
           metadata: { description: 'Install the bundled pip with ensurepip', technologies: ['python'] },
         },
         [options.venvTargetName]: {
           executor: `${EXECUTORS}:venv`,
-          options: { ...common, inputPath: stage('ensurepip'), outputPath: stage('venv') },
+          options: { ...common, inputPath: stage('ensurepip'), outputPath: stage('venv'), delta: true },
           dependsOn: [options.ensurepipTargetName],
           cache: true,
           inputs: pythonInputs,
-          outputs: ['{options.outputPath}'],
+          outputs: [DELTA_OUTPUT],
           metadata: { description: 'Create the self-contained environment for this tool', technologies: ['python'] },
         },
       };
@@ -180,12 +185,12 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
     ...build,
     [options.pipInstallTargetName]: {
       executor: `${EXECUTORS}:pip-install`,
-      options: { ...common, inputPath: stage('venv'), outputPath: stage('pip-install') },
+      options: { ...common, inputPath: stage('venv'), outputPath: stage('pip-install'), delta: true },
       dependsOn: [options.venvTargetName, wheels],
       cache: true,
       // The spec, its requirements files, its lock and any local wheels: everything in the folder.
       inputs: [...pythonInputs, '{projectRoot}/**/*', dependencySources],
-      outputs: ['{options.outputPath}'],
+      outputs: [DELTA_OUTPUT],
       metadata: { description: "Install the environment's packages (from its lock, if it has one) and in-repo packages it names", technologies: ['python'] },
     },
     [options.publishTargetName]: {

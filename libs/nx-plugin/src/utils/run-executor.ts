@@ -1,12 +1,15 @@
 import type { ExecutorContext } from '@nx/devkit';
 import * as path from 'node:path';
-import { cacheDir, EnvironmentSpec, formatError, loadEnvironmentSpec, maskCredentials } from '@pydepot/core';
+import { cacheDir, deltaPath, EnvironmentSpec, formatError, loadEnvironmentSpec, maskCredentials, materializeStage, writeStageDelta } from '@pydepot/core';
+import { rm } from 'node:fs/promises';
 import { PREVIOUS, stagePath, StageTarget } from './paths';
 
 /** Options every pydepot executor understands (see each schema.json). */
 export interface CommonOptions {
   environment?: string;
   buildDir?: string;
+  /** Stages: the Nx output is `<outputPath>.delta` (set by the inference plugin). */
+  delta?: boolean;
 }
 
 export interface ExecutorEnv {
@@ -24,6 +27,10 @@ export interface ExecutorEnv {
   taskHash?: string;
   /** Wheel folders of the in-repo packages this project depends on, directly or through other packages. */
   localWheelDirs(): string[];
+  /** A stage's full tree, ready to read (rebuilt from its delta when a cache hit restored only that). */
+  input(stagePath: string): Promise<string>;
+  /** After a stage wrote its full tree: record it as a delta over its input when the target asks (`delta`). */
+  finishStage(outputPath: string, inputPath: string): Promise<void>;
 }
 
 /**
@@ -54,6 +61,11 @@ export async function runExecutor(
     log: (message) => console.log(maskCredentials(`pydepot ${name} ${project}: ${message}`)),
     taskHash: context.taskGraph?.tasks[taskId]?.hash,
     localWheelDirs: () => localWheelDirs(context, project).map(abs),
+    input: (stage) => materializeStage(stage),
+    finishStage: async (output, input) => {
+      if (options.delta) await writeStageDelta(output, input);
+      else await rm(deltaPath(output), { recursive: true, force: true }); // a full output: no stale delta next to it
+    },
   };
   try {
     await body(env);

@@ -3,4 +3,5 @@ export interface EnsurepipExecutorSchema {
   buildDir?: string;
   inputPath?: string;
   outputPath?: string;
+  delta?: boolean;
 }

@@ -8,7 +8,7 @@ export default async function lockExecutor(options: LockExecutorSchema, context:
   return runExecutor('lock', options, context, async (env) => {
     // The unpacked interpreter says which Python the lock is for (its exact version, whatever the source).
     // (For an environment built on a base: its venv stage, whose manifest lists the base's packages.)
-    const input = await readManifest(env.stage('unpack', options.inputPath));
+    const input = await readManifest(await env.input(env.stage('unpack', options.inputPath)));
     const context = lockContext(input, await listWheels(env.localWheelDirs()));
     const file = await lockEnvironment({ spec: env.spec(), pythonVersion: input.python.version, cacheDir: env.cacheDir, log: env.log, context });
     env.log(`wrote ${path.relative(env.workspaceRoot, file)}: review and commit it; pip-install now installs only from it`);

@@ -5,9 +5,11 @@ import type { PipInstallExecutorSchema } from './schema';
 
 export default async function pipInstallExecutor(options: PipInstallExecutorSchema, context: ExecutorContext) {
   return runExecutor('pip-install', options, context, async (env) => {
+    const inputPath = await env.input(env.previousStage('pip-install', options.inputPath));
+    const outputPath = env.stage('pip-install', options.outputPath);
     const manifest = await installRequirements({
-      inputPath: env.previousStage('pip-install', options.inputPath),
-      outputPath: env.stage('pip-install', options.outputPath),
+      inputPath,
+      outputPath,
       spec: env.spec(),
       cacheDir: env.cacheDir,
       installer: options.installer,
@@ -15,6 +17,7 @@ export default async function pipInstallExecutor(options: PipInstallExecutorSche
       inputHash: env.taskHash,
       log: env.log,
     });
+    await env.finishStage(outputPath, inputPath);
     env.log(`version ${manifest.version}: ${manifest.packages.map((p) => `${p.name}==${p.version}`).join(' ')}`);
   });
 }

@@ -3,5 +3,6 @@ export interface PipInstallExecutorSchema {
   buildDir?: string;
   inputPath?: string;
   outputPath?: string;
+  delta?: boolean;
   installer?: 'pip' | 'uv';
 }

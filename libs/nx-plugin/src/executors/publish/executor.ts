@@ -5,7 +5,7 @@ import type { PublishExecutorSchema } from './schema';
 
 export default async function publishExecutor(options: PublishExecutorSchema, context: ExecutorContext) {
   return runExecutor('publish', options, context, async (env) => {
-    const buildPath = env.stage('pip-install', options.inputPath);
+    const buildPath = await env.input(env.stage('pip-install', options.inputPath));
     const manifest = await readManifest(buildPath);
     const settings = publisherSettings({ spec: env.spec(), targetOptions: options, workspaceRoot: env.workspaceRoot });
     const result = await getPublisher(settings).publish({ buildPath, manifest, log: env.log });

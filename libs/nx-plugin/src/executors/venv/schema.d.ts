@@ -3,4 +3,5 @@ export interface VenvExecutorSchema {
   buildDir?: string;
   inputPath?: string;
   outputPath?: string;
+  delta?: boolean;
 }

@@ -6,10 +6,11 @@ import type { VerifyExecutorSchema } from './schema';
 export default async function verifyExecutor(options: VerifyExecutorSchema, context: ExecutorContext) {
   return runExecutor('verify', options, context, async (env) => {
     const spec = env.spec();
+    const buildPath = await env.input(env.stage('pip-install', options.inputPath));
     const result = await verifyPublished({
       spec,
       depot: resolveDepot({ specDepot: spec.publish.depot, workspaceDefault: options.depot, workspaceRoot: env.workspaceRoot }),
-      buildPath: env.stage('pip-install', options.inputPath),
+      buildPath,
       forbiddenPaths: options.audit === false ? undefined : [env.workspaceRoot, env.abs(options.buildDir ?? 'dist/pydepot')],
       log: env.log,
     });

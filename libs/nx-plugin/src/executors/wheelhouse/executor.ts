@@ -9,7 +9,7 @@ export default async function wheelhouseExecutor(options: WheelhouseExecutorSche
   return runExecutor('wheelhouse', options, context, async (env) => {
     const outputPath = env.abs(options.outputPath ?? path.posix.join(DEFAULT_WHEELHOUSE_DIR, env.project));
     const files = await downloadWheelhouse({
-      inputPath: env.stage('venv', options.inputPath),
+      inputPath: await env.input(env.stage('venv', options.inputPath)),
       outputPath,
       spec: env.spec(),
       cacheDir: env.cacheDir,

@@ -1,0 +1,143 @@
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { FILES_INDEX, METADATA_FILES } from '../environment/manifest';
+import { PydepotError } from '../errors';
+import { buildDirectoryAtomically, writeJsonAtomic } from './atomic';
+import { copyTree, walkTree } from './tree';
+
+/*
+ * Stage outputs as deltas. A build stage (ensurepip, venv, pip-install) leaves
+ * its full tree at <stage> for the next stage to hard-link, and a delta at
+ * <stage>.delta: the files it added or replaced, what it deleted, and which
+ * tree it started from. Only the delta is the Nx output, so the cache stores
+ * (and a fully cached run restores, and a remote cache moves) the
+ * interpreter once per environment plus small deltas, instead of one full
+ * ~100 MB tree per stage. Whoever reads a stage calls materializeStage: it
+ * returns the full tree, rebuilding it from the previous stage's (itself
+ * materialized first) plus the delta when it is missing or is not the tree
+ * the delta produces (a cache hit restored only the delta). Stages never
+ * write into an inherited file (they replace it through a new inode), so
+ * "added or replaced" is "a different inode than in the previous tree".
+ */
+const DELTA_FILE = 'delta.json';
+const FILES_DIR = 'files';
+const SUFFIX = '.delta';
+
+interface Delta {
+  schemaVersion: 1;
+  /** The tree this stage started from, relative to the folder holding the delta. */
+  previous: string;
+  /** treeId of the full tree the delta produces. */
+  result: string;
+  deletions: string[];
+  dirs: Array<{ rel: string; mode: number }>;
+  symlinks: Array<{ rel: string; target: string }>;
+}
+
+export function deltaPath(stage: string): string {
+  return `${stage}${SUFFIX}`;
+}
+
+/** Record what `stage` changed relative to `previous` (both full trees) in `<stage>.delta`. */
+export async function writeStageDelta(stage: string, previous: string): Promise<{ files: number; deletions: number }> {
+  const [now, before] = await Promise.all([walkTree(stage), walkTree(previous)]);
+  const old = new Map(before.map((e) => [e.rel, e]));
+  const delta: Delta = { schemaVersion: 1, previous: path.relative(path.dirname(stage), previous).split(path.sep).join('/'), result: await treeId(stage), deletions: [], dirs: [], symlinks: [] };
+  const files: string[] = [];
+  for (const e of now) {
+    const was = old.get(e.rel);
+    if (e.kind === 'dir') {
+      if (!was || was.kind !== 'dir' || was.mode !== e.mode) delta.dirs.push({ rel: e.rel, mode: e.mode });
+    } else if (e.kind === 'symlink') {
+      const target = await fs.readlink(path.join(stage, e.rel));
+      if (!was || was.kind !== 'symlink' || (await fs.readlink(path.join(previous, e.rel))) !== target) delta.symlinks.push({ rel: e.rel, target });
+    } else if (!was || was.kind !== 'file' || was.ino !== e.ino || was.dev !== e.dev) files.push(e.rel);
+  }
+  const present = new Set(now.map((e) => e.rel));
+  for (const e of before) {
+    // Only the topmost missing path: deleting a folder deletes what is in it.
+    if (!present.has(e.rel) && !isUnderAny(e.rel, delta.deletions)) delta.deletions.push(e.rel);
+  }
+  // A path whose kind changed (file ↔ dir ↔ symlink) is deleted first, then written.
+  const kinds = new Map(now.map((e) => [e.rel, e.kind]));
+  for (const e of before) if (kinds.has(e.rel) && kinds.get(e.rel) !== e.kind && !delta.deletions.includes(e.rel)) delta.deletions.push(e.rel);
+  await buildDirectoryAtomically(deltaPath(stage), async (tmp) => {
+    await fs.mkdir(path.join(tmp, FILES_DIR), { recursive: true });
+    for (const rel of files) {
+      const to = path.join(tmp, FILES_DIR, rel);
+      await fs.mkdir(path.dirname(to), { recursive: true });
+      await linkOrCopy(path.join(stage, rel), to);
+    }
+    await writeJsonAtomic(path.join(tmp, DELTA_FILE), delta);
+  });
+  return { files: files.length, deletions: delta.deletions.length };
+}
+
+/**
+ * The full tree of a stage, ready to read: as it is when it has no delta
+ * (the first stage, or executors configured by hand with full outputs) or
+ * already is what its delta produces; otherwise rebuilt, atomically.
+ */
+export async function materializeStage(stage: string, seen: string[] = []): Promise<string> {
+  const dir = deltaPath(stage);
+  if (!existsSync(path.join(dir, DELTA_FILE))) return stage;
+  const delta = JSON.parse(await fs.readFile(path.join(dir, DELTA_FILE), 'utf8')) as Delta;
+  if ((await treeId(stage).catch(() => undefined)) === delta.result) return stage;
+  const previous = path.resolve(path.dirname(stage), delta.previous);
+  if (seen.includes(previous)) throw new PydepotError(`stage deltas form a cycle at ${previous}`, { path: dir, hint: 'delete the build folder (dist/pydepot) and build again' });
+  await materializeStage(previous, [...seen, stage]);
+  await buildDirectoryAtomically(stage, async (tmp) => {
+    await copyTree(previous, tmp, { link: true });
+    for (const rel of delta.deletions) await fs.rm(path.join(tmp, rel), { recursive: true, force: true });
+    for (const { rel } of delta.dirs) await fs.mkdir(path.join(tmp, rel), { recursive: true });
+    for (const e of await walkTree(path.join(dir, FILES_DIR))) {
+      if (e.kind === 'dir') continue;
+      const to = path.join(tmp, e.rel);
+      await fs.mkdir(path.dirname(to), { recursive: true });
+      await fs.rm(to, { force: true });
+      await linkOrCopy(path.join(dir, FILES_DIR, e.rel), to);
+    }
+    for (const { rel, target } of delta.symlinks) {
+      await fs.rm(path.join(tmp, rel), { force: true });
+      await fs.symlink(target, path.join(tmp, rel));
+    }
+    for (const { rel, mode } of [...delta.dirs].reverse()) await fs.chmod(path.join(tmp, rel), mode);
+  });
+  const rebuilt = await treeId(stage);
+  if (rebuilt !== delta.result) {
+    throw new PydepotError(`rebuilding ${stage} from its delta gave content ${rebuilt.slice(0, 16)}, expected ${delta.result.slice(0, 16)}`, {
+      path: dir,
+      hint: 'the build folder is inconsistent: delete it (dist/pydepot) and build again',
+    });
+  }
+  return stage;
+}
+
+/**
+ * What identifies a full stage tree: its content hash (from the file index
+ * every stage writes) and its metadata files, which the content hash leaves
+ * out (a changed description changes only the manifest).
+ */
+async function treeId(stage: string): Promise<string> {
+  const index = JSON.parse(await fs.readFile(path.join(stage, FILES_INDEX), 'utf8')) as { contentHash: string };
+  const hash = createHash('sha256').update(index.contentHash);
+  for (const name of [...METADATA_FILES].filter((n) => n !== FILES_INDEX).sort()) {
+    hash.update(`\0${name}\0`);
+    hash.update(await fs.readFile(path.join(stage, name)).catch(() => Buffer.from('-')));
+  }
+  return hash.digest('hex');
+}
+
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  try {
+    await fs.link(from, to);
+  } catch {
+    await fs.copyFile(from, to);
+    await fs.chmod(to, lstatSync(from).mode & 0o7777);
+  }
+}
+
+function isUnderAny(rel: string, roots: string[]): boolean {
+  return roots.some((r) => rel.startsWith(`${r}/`));
+}
