@@ -38,6 +38,13 @@ function compile(source, filename) {
   return code;
 }
 
+// The workspace's own path aliases (tsconfig.base.json "paths"), for the sources loaded through this hook.
+const ALIASES = { '@pydepot/core': path.resolve(__dirname, '../../core/src/index.ts') };
+const resolveFilename = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  return resolveFilename.call(this, ALIASES[request] ?? request, ...rest);
+};
+
 Module._extensions['.ts'] = function (module, filename) {
   module._compile(compile(fs.readFileSync(filename, 'utf8'), filename), filename);
 };

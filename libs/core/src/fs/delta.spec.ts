@@ -78,3 +78,25 @@ describe('stage deltas', () => {
     }
   });
 });
+
+describe('stage deltas, rebuilt by two readers at once', () => {
+  it('rebuild once; both get the full tree', async () => {
+    const { dir, cleanup } = testdir({ 'a/x': 'x\n', 'a/pydepot.json': '{}' });
+    try {
+      const a = path.join(dir, 'a');
+      const b = path.join(dir, 'b');
+      await writeIndex(a);
+      await copyTree(a, b, { link: true });
+      for (let i = 0; i < 50; i++) writeFileSync(path.join(b, `new-${i}`), `${i}\n`);
+      await writeIndex(b);
+      const expected = await hashTree(b);
+      await writeStageDelta(b, a);
+      rmSync(b, { recursive: true });
+      await Promise.all([materializeStage(b), materializeStage(b), materializeStage(b)]);
+      expect(await hashTree(b)).toBe(expected);
+      expect(existsSync(`${b}.lock`)).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+});

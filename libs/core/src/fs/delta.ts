@@ -3,6 +3,7 @@ import { existsSync, lstatSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { FILES_INDEX, METADATA_FILES } from '../environment/manifest';
 import { PydepotError } from '../errors';
+import { acquireFileLock } from '../publish/lock';
 import { buildDirectoryAtomically, writeJsonAtomic } from './atomic';
 import { copyTree, walkTree } from './tree';
 
@@ -87,6 +88,18 @@ export async function materializeStage(stage: string, seen: string[] = []): Prom
   const previous = path.resolve(path.dirname(stage), delta.previous);
   if (seen.includes(previous)) throw new PydepotError(`stage deltas form a cycle at ${previous}`, { path: dir, hint: 'delete the build folder (dist/pydepot) and build again' });
   await materializeStage(previous, [...seen, stage]);
+  // Two tasks may need the same tree at once (an environment's publish and another built on it):
+  // one rebuilds, the other waits and then finds it up to date.
+  const lock = await acquireFileLock(`${stage}.lock`, { activity: 'rebuild', subject: stage, log: () => undefined, staleMs: 30_000 });
+  try {
+    if ((await treeId(stage).catch(() => undefined)) !== delta.result) await rebuild(stage, previous, dir, delta);
+  } finally {
+    await lock.release();
+  }
+  return stage;
+}
+
+async function rebuild(stage: string, previous: string, dir: string, delta: Delta): Promise<void> {
   await buildDirectoryAtomically(stage, async (tmp) => {
     await copyTree(previous, tmp, { link: true });
     for (const rel of delta.deletions) await fs.rm(path.join(tmp, rel), { recursive: true, force: true });
@@ -111,7 +124,6 @@ export async function materializeStage(stage: string, seen: string[] = []): Prom
       hint: 'the build folder is inconsistent: delete it (dist/pydepot) and build again',
     });
   }
-  return stage;
 }
 
 /**

@@ -28,7 +28,15 @@ export interface LockOptions {
  * or that nobody touched for `staleMs`, is stale and taken over.
  */
 export async function acquirePublishLock(envDir: string, options: LockOptions): Promise<{ release(): Promise<void> }> {
-  const file = path.join(envDir, LOCK_FILE);
+  return acquireFileLock(path.join(envDir, LOCK_FILE), { ...options, activity: 'publish', subject: path.basename(envDir) });
+}
+
+/**
+ * The same lock for any one-at-a-time job on a shared folder (a publish, the
+ * rebuild of a stage's full tree from its delta): `activity` and `subject`
+ * only word the messages.
+ */
+export async function acquireFileLock(file: string, options: LockOptions & { activity: string; subject: string }): Promise<{ release(): Promise<void> }> {
   const staleMs = options.staleMs ?? 120_000;
   const deadline = Date.now() + (options.timeoutMs ?? 600_000);
   const me: Holder = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
@@ -52,9 +60,9 @@ export async function acquirePublishLock(envDir: string, options: LockOptions): 
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new PydepotError(`cannot create the publish lock ${file}: ${(error as Error).message}`, {
+        throw new PydepotError(`cannot create the ${options.activity} lock ${file}: ${(error as Error).message}`, {
           path: file,
-          hint: 'check that the depot is mounted and writable',
+          hint: `check that ${path.dirname(file)} is mounted and writable`,
         });
       }
     }
@@ -62,19 +70,19 @@ export async function acquirePublishLock(envDir: string, options: LockOptions): 
     const age = await fs.stat(file).then((st) => Date.now() - st.mtimeMs, () => 0);
     const dead = holder !== undefined && holder.host === me.host && !isLivePid(holder.pid);
     if (dead || age > staleMs) {
-      options.log(`taking over a stale publish lock (${describe(holder)}${dead ? ', process gone' : `, untouched for ${Math.round(age / 1000)} s`})`);
+      options.log(`taking over a stale ${options.activity} lock (${describe(holder)}${dead ? ', process gone' : `, untouched for ${Math.round(age / 1000)} s`})`);
       // Rename first: of two processes taking over the same stale lock, only one wins the rename.
       const aside = `${file}.stale-${process.pid}`;
       await fs.rename(file, aside).then(() => fs.rm(aside, { force: true }), () => undefined);
       continue;
     }
     if (Date.now() > deadline) {
-      throw new PydepotError(`${path.basename(envDir)} is being published by ${describe(holder)}; gave up waiting`, {
+      throw new PydepotError(`another ${options.activity} of ${options.subject} is running (${describe(holder)}); gave up waiting`, {
         path: file,
-        hint: `wait for that publish to finish; if its process is gone, delete ${file}`,
+        hint: `wait for it to finish; if its process is gone, delete ${file}`,
       });
     }
-    if (!announced) options.log(`waiting for another publish of ${path.basename(envDir)} (${describe(holder)})`);
+    if (!announced) options.log(`waiting for another ${options.activity} of ${options.subject} (${describe(holder)})`);
     announced = true;
     await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 150));
   }

@@ -9,7 +9,8 @@ import {
   type TargetConfiguration,
 } from '@nx/devkit';
 import * as path from 'node:path';
-import { declaredBase, declaredRequirementNames, normalizeName, readPyproject, requirementName } from '@pydepot/core';
+// A narrow import (not @pydepot/core's index): the plugin loads on every Nx command.
+import { declaredBase, declaredRequirementNames, normalizeName, readPyproject, requirementName } from '../../../core/src/library/pyproject';
 import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, DEFAULT_WHEEL_DIR, DEFAULT_WHEELHOUSE_DIR, stagePath, StageTarget } from '../utils/paths';
 import { probeRemoteCache } from './remote-cache';
 
@@ -289,7 +290,7 @@ export function pluginInputs(workspaceRoot: string): Array<string | { externalDe
   const libs = path.relative(workspaceRoot, path.resolve(__dirname, '..', '..', '..'));
   if (libs.startsWith('..') || path.isAbsolute(libs)) return [{ externalDependencies: [EXECUTORS] }];
   const at = (p: string) => `{workspaceRoot}/${path.posix.join(libs.split(path.sep).join('/'), p)}`;
-  return [at('core/src/**/*'), at('core/python/**/*'), at('nx-plugin/src/**/*'), at('nx-plugin/bin/**/*'), `!${at('**/*.spec.ts')}`];
+  return [at('core/src/**/*'), at('core/python/**/*'), at('nx-plugin/src/**/*'), at('nx-plugin/bin/**/*'), at('nx-plugin/*.{js,json}'), `!${at('**/*.spec.ts')}`];
 }
 
 function identityScript(workspaceRoot: string): string {
