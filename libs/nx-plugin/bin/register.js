@@ -9,11 +9,13 @@ const path = require('node:path');
 const crypto = require('node:crypto');
 const Module = require('node:module');
 
-const cacheDir = path.resolve(__dirname, '../../../node_modules/.cache/pydepot-ts-v1');
+const cacheDir = path.resolve(__dirname, '../../../node_modules/.cache/pydepot-ts-v2');
 let swc;
 
 function compile(source, filename) {
-  const key = crypto.createHash('sha256').update(filename).update('\0').update(source).digest('hex');
+  // Keyed on the source alone (no source maps, so the output does not depend on the path):
+  // workspace copies and clones sharing node_modules reuse each other's output.
+  const key = crypto.createHash('sha256').update(source).digest('hex');
   const cached = path.join(cacheDir, `${key}.js`);
   try {
     return fs.readFileSync(cached, 'utf8');
