@@ -5,7 +5,6 @@ import { runPython } from '../environment/python';
 import { buildDirectoryAtomically } from '../fs/atomic';
 import { listWheels } from '../library/wheel';
 import { EnvironmentSpec, IndexSettings } from '../spec/environment';
-import { expandIndexCredentials } from './credentials';
 import { installFailure, InstallRequest } from './installer';
 import { checkedLock, lockContext } from './lock';
 import { pipInstallArgs } from './pip';
@@ -54,7 +53,6 @@ export async function downloadWheelhouse(options: {
     environment: spec.name,
     specFile: spec.file,
   };
-  expandIndexCredentials(request.index, spec.file);
   options.log(`downloading ${lock ? path.basename(lock) : spec.packages.join(', ') || 'requirements'} into ${options.outputPath}`);
   return buildDirectoryAtomically(options.outputPath, async (tmp) => {
     // `pip download` takes install's source options; the install-only ones are dropped.
