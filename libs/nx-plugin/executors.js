@@ -4,36 +4,8 @@
 // Each executor loads only when Nx asks for it.
 'use strict';
 require('./bin/register');
-const load = (name) => require(`./src/executors/${name}/executor.ts`).default;
-module.exports = {
-  get 'unpack'() {
-    return load('unpack');
-  },
-  get 'ensurepip'() {
-    return load('ensurepip');
-  },
-  get 'venv'() {
-    return load('venv');
-  },
-  get 'pip-install'() {
-    return load('pip-install');
-  },
-  get 'publish'() {
-    return load('publish');
-  },
-  get 'verify'() {
-    return load('verify');
-  },
-  get 'rollback'() {
-    return load('rollback');
-  },
-  get 'lock'() {
-    return load('lock');
-  },
-  get 'build-wheel'() {
-    return load('build-wheel');
-  },
-  get 'wheelhouse'() {
-    return load('wheelhouse');
-  },
-};
+
+const NAMES = ['unpack', 'ensurepip', 'venv', 'pip-install', 'publish', 'verify', 'rollback', 'lock', 'build-wheel', 'wheelhouse'];
+for (const name of NAMES) {
+  Object.defineProperty(module.exports, name, { enumerable: true, get: () => require(`./src/executors/${name}/executor.ts`).default });
+}
