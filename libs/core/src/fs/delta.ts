@@ -55,14 +55,13 @@ export async function writeStageDelta(stage: string, previous: string): Promise<
       if (!was || was.kind !== 'symlink' || (await fs.readlink(path.join(previous, e.rel))) !== target) delta.symlinks.push({ rel: e.rel, target });
     } else if (!was || was.kind !== 'file' || was.ino !== e.ino || was.dev !== e.dev) files.push(e.rel);
   }
-  const present = new Set(now.map((e) => e.rel));
+  const kinds = new Map(now.map((e) => [e.rel, e.kind]));
   for (const e of before) {
     // Only the topmost missing path: deleting a folder deletes what is in it.
-    if (!present.has(e.rel) && !isUnderAny(e.rel, delta.deletions)) delta.deletions.push(e.rel);
+    if (!kinds.has(e.rel) && !isUnderAny(e.rel, delta.deletions)) delta.deletions.push(e.rel);
   }
   // A path whose kind changed (file ↔ dir ↔ symlink) is deleted first, then written.
-  const kinds = new Map(now.map((e) => [e.rel, e.kind]));
-  for (const e of before) if (kinds.has(e.rel) && kinds.get(e.rel) !== e.kind && !delta.deletions.includes(e.rel)) delta.deletions.push(e.rel);
+  for (const e of before) if (kinds.has(e.rel) && kinds.get(e.rel) !== e.kind) delta.deletions.push(e.rel);
   await buildDirectoryAtomically(deltaPath(stage), async (tmp) => {
     await fs.mkdir(path.join(tmp, FILES_DIR), { recursive: true });
     for (const rel of files) {
