@@ -5,6 +5,10 @@ synced by version control (which loses mtimes) or served read-only still
 imports without recompiling. co_filename is stored relative to the root, so no
 build path lands in a pyc; the import system rewrites it to the real path on load.
 
+Like pip, a file that does not compile (a template named *.py, code for
+another Python version) is left without bytecode and reported, never a
+failure. CPython's deliberately broken test data is skipped silently.
+
 Incremental: a file whose pyc already is an unchecked-hash pyc of exactly this
 source (same source hash in its header) is skipped, so a stage recompiles only
 what it installed, not the files it inherited from the previous stage.
@@ -13,15 +17,18 @@ usage: python compile.py [--previous INPUT] ROOT DIR [DIR ...]   (DIRs relative 
   --previous: the stage ROOT was hard-linked from; files still linked to it
   (source and pyc) are skipped without being read.
 """
-import compileall
 import importlib.util
 import os
 import py_compile
 import re
 import sys
 
-# Files CPython's own installer skips: deliberately broken test data.
-SKIP = re.compile(r"[\\/](bad_coding|badsyntax|lib2to3[\\/]tests[\\/]data|test[\\/]tokenizedata)")
+# Files CPython's own installer skips (Makefile's COMPILEALL_OPTS, every
+# supported version's layout): deliberately broken test data.
+SKIP = re.compile(
+    r"[\\/](bad_coding|badsyntax|lib2to3[\\/]tests[\\/]data|test[\\/]test_lib2to3[\\/]data"
+    r"|test[\\/]tokenizedata|test[\\/]encoded_modules[\\/]module_koi8_r)"
+)
 MODE = py_compile.PycInvalidationMode.UNCHECKED_HASH
 
 
@@ -74,8 +81,13 @@ def stale_files(root, rel, previous=None):
 
 
 def compile_one(item):
+    """None when compiled, else the file (its error is reported by name, as pip does)."""
     full, ddir = item
-    return compileall.compile_file(full, ddir=ddir, force=True, quiet=1, invalidation_mode=MODE)
+    try:
+        py_compile.compile(full, dfile=ddir + "/" + os.path.basename(full), doraise=True, invalidation_mode=MODE)
+        return None
+    except (py_compile.PyCompileError, SyntaxError, ValueError, UnicodeError):
+        return full
 
 
 def main():
@@ -94,7 +106,13 @@ def main():
             results = list(pool.map(compile_one, todo, chunksize=8))
     else:
         results = [compile_one(item) for item in todo]
-    sys.exit(0 if all(results) else 1)
+    failed = sorted(os.path.relpath(f, root).replace(os.sep, "/") for f in results if f)
+    if failed:
+        shown = ", ".join(failed[:5]) + (", ..." if len(failed) > 5 else "")
+        print(
+            "warning: %d file%s did not compile for Python %d.%d and %s left without bytecode (as pip does): %s"
+            % (len(failed), "" if len(failed) == 1 else "s", sys.version_info[0], sys.version_info[1], "is" if len(failed) == 1 else "are", shown)
+        )
 
 
 if __name__ == "__main__":

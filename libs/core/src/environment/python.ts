@@ -12,11 +12,13 @@ export function runPython(root: string, args: string[], options: RunOptions = {}
 }
 
 /** Byte-compile `dirs` (relative to root) into unchecked-hash pycs with root-relative names; only what is new since `previous` (the stage root was hard-linked from). */
-export async function compileBytecode(root: string, dirs: string[], previous?: string): Promise<void> {
-  await runPython(root, ['-I', path.join(HELPERS_DIR, 'compile.py'), ...(previous ? ['--previous', previous] : []), root, ...dirs], {
+export async function compileBytecode(root: string, dirs: string[], previous?: string, log?: (message: string) => void): Promise<void> {
+  const { stdout } = await runPython(root, ['-I', path.join(HELPERS_DIR, 'compile.py'), ...(previous ? ['--previous', previous] : []), root, ...dirs], {
     failure: 'byte-compiling failed',
-    hint: 'a package ships a .py file with a syntax error for this Python version: see the output above',
+    hint: 'the environment\'s interpreter could not run the byte-compiler: see the output above',
   });
+  // Files that do not compile (templates named *.py, code for another Python) are skipped, as pip does.
+  for (const line of stdout.split('\n')) if (line.startsWith('warning:')) log?.(line);
 }
 
 export interface InstalledPackage {

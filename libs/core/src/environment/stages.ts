@@ -2,15 +2,17 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { resolveDistribution } from '../distribution';
 import { PydepotError } from '../errors';
-import { buildDirectoryAtomically, siblingTempPath, writeJsonAtomic } from '../fs/atomic';
+import { buildDirectoryAtomically, siblingTempPath, writeFileAtomic, writeJsonAtomic } from '../fs/atomic';
 import { copyTree, hashIndex, IndexedEntry, IndexReuse, indexTree } from '../fs/tree';
 import { getInstaller } from '../installer';
 import { checkedLock, lockContext } from '../installer/lock';
 import { wheelhouseIndex, WHEELHOUSE_ENV } from '../installer/wheelhouse';
 import { listWheels } from '../library/wheel';
 import { hostPlatform } from '../interpreter/discover';
-import { makeRelocatable } from '../interpreter/relocate';
+import { installLauncher, LAUNCH_HOOK, launchHook } from '../interpreter/launcher';
+import { fixInstalledRunpaths, makeRelocatable } from '../interpreter/relocate';
 import { EnvironmentSpec } from '../spec/environment';
+import { auditTree, formatFindings } from '../verify/audit';
 import { writeActivators } from './activators';
 import { hostLayout, minorOf } from './layout';
 import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, readManifest, SBOM_FILE, writeManifest } from './manifest';
@@ -46,8 +48,9 @@ export async function unpackDistribution(options: StageLog & { spec: Environment
     }
     const minor = minorOf(unpacked.version);
     await makeRelocatable(tmp, { minor, originalPrefix: unpacked.originalPrefix, scrubBinaries: unpacked.scrubBinaries, log });
+    if (layout.os === 'posix') await installLauncher(tmp, minor, log);
     log(`byte-compiling the standard library (unchecked-hash)`);
-    await compileBytecode(tmp, layout.libDirs(minor));
+    await compileBytecode(tmp, layout.libDirs(minor), undefined, log);
     const manifest: EnvironmentManifest = {
       schemaVersion: MANIFEST_SCHEMA_VERSION,
       platform: hostPlatform(),
@@ -66,7 +69,7 @@ export async function bootstrapPip(options: StageLog & { inputPath: string; outp
   return derive(options, async (tmp, manifest) => {
     options.log('installing pip with ensurepip');
     await runPython(tmp, ['-m', 'ensurepip', '--default-pip'], { failure: 'ensurepip failed' });
-    return finishSitePackages(tmp, manifest, options.inputPath);
+    return finishSitePackages(tmp, manifest, options.inputPath, options.log);
   });
 }
 
@@ -101,6 +104,8 @@ export async function installRequirements(
     inputHash?: string;
     /** Folders holding the wheels of in-repo packages this environment uses (build-wheel outputs). */
     localWheelDirs?: string[];
+    /** Paths no file of the environment may name (the workspace, the build folder), besides the stage's own. */
+    forbiddenPaths?: string[];
   },
 ): Promise<EnvironmentManifest> {
   const { spec } = options;
@@ -144,7 +149,11 @@ export async function installRequirements(
     }
     // An exact install (lock, in-repo packages without dependencies) must still be complete.
     if (lock || local.length) await checkDependencies(tmp, spec, lock);
-    const next = await finishSitePackages(tmp, manifest, options.inputPath);
+    await writeLaunchHook(tmp, manifest, spec);
+    await fixInstalledRunpaths(tmp, options.inputPath, options.log);
+    const next = await finishSitePackages(tmp, manifest, options.inputPath, options.log);
+    // The relocation audit is part of the build: an environment it rejects never reaches a publisher.
+    await auditBuild(tmp, [options.inputPath, options.outputPath, options.cacheDir, ...(options.forbiddenPaths ?? []), ...resolveDistribution(spec.python).originPaths()], spec);
     // The file index lists every entry with its sha256: publishers reuse
     // unchanged files from the previous version by it, and anyone can check a
     // published copy against it. It, the manifest and the SBOM describe the
@@ -162,6 +171,26 @@ async function checkDependencies(root: string, spec: EnvironmentSpec, lock: stri
     hint: lock
       ? `a package needs something the lock does not list (an in-repo package's dependencies changed?): refresh it with \`nx run ${spec.name}:lock\` and commit it; nothing was published`
       : `an in-repo package's dependencies are missing: check its pyproject.toml; nothing was published`,
+  });
+}
+
+/** The launcher's start-up hook with this environment's PYTHONPATH policy (POSIX layouts: the launcher is POSIX). */
+async function writeLaunchHook(root: string, manifest: EnvironmentManifest, spec: EnvironmentSpec): Promise<void> {
+  if (hostLayout().os !== 'posix') return;
+  const site = path.join(root, manifest.entryPoints.sitePackages);
+  const hook = launchHook(spec.pythonPath);
+  await writeFileAtomic(path.join(site, `${LAUNCH_HOOK}.py`), hook.module);
+  await writeFileAtomic(path.join(site, `${LAUNCH_HOOK}.pth`), hook.pth);
+}
+
+async function auditBuild(root: string, forbidden: string[], spec: EnvironmentSpec): Promise<void> {
+  const needles = [root, ...forbidden];
+  const real = await Promise.all(needles.map((n) => fs.realpath(n).catch(() => n)));
+  const findings = await auditTree(root, [...needles, ...real]);
+  if (findings.length === 0) return;
+  throw new PydepotError(`environment "${spec.name}" would be tied to the build machine (${findings.length} finding(s)):\n${formatFindings(findings)}`, {
+    path: spec.file,
+    hint: 'a package wrote an absolute build path into a file (see each hint); nothing was published. Pin another version of that package or report it to its maintainers',
   });
 }
 
@@ -208,10 +237,10 @@ async function readStageIndex(root: string): Promise<IndexReuse | undefined> {
   }
 }
 
-async function finishSitePackages(root: string, manifest: EnvironmentManifest, previous: string): Promise<EnvironmentManifest> {
+async function finishSitePackages(root: string, manifest: EnvironmentManifest, previous: string, log: (message: string) => void): Promise<EnvironmentManifest> {
   const { scriptsDir, sitePackages } = manifest.entryPoints;
   await makeScriptsRelocatable(root, scriptsDir, sitePackages);
   // Independent (one writes __pycache__, the other reads metadata): run side by side.
-  const [, packages] = await Promise.all([compileBytecode(root, [sitePackages], previous), listPackages(root)]);
+  const [, packages] = await Promise.all([compileBytecode(root, [sitePackages], previous, log), listPackages(root)]);
   return { ...manifest, packages };
 }

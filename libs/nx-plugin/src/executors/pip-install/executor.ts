@@ -15,6 +15,7 @@ export default async function pipInstallExecutor(options: PipInstallExecutorSche
       installer: options.installer,
       localWheelDirs: env.localWheelDirs(),
       inputHash: env.taskHash,
+      forbiddenPaths: [env.workspaceRoot, env.abs(options.buildDir ?? 'dist/pydepot')],
       log: env.log,
     });
     await env.finishStage(outputPath, inputPath);

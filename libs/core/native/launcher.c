@@ -1,0 +1,217 @@
+/*
+ * pydepot's interpreter launcher (POSIX): replaces bin/python3.X of a
+ * relocatable environment. Compiled at unpack time against the environment's
+ * own headers (docs/RELOCATION.md, "The launcher"). It does what CPython's
+ * own `python` does (Py_BytesMain) with four differences:
+ *
+ *  1. Hermetic: variables that point an interpreter at files (PYTHONHOME,
+ *     PYTHONPATH, PYTHONSTARTUP, PYTHONUSERBASE, ...) and that the launching
+ *     host application set are moved aside (recorded in PYDEPOT_HOST_<NAME>)
+ *     before start-up, so a host's settings for its own Python cannot break
+ *     this one; pydepot's start-up hook (_pydepot_launch.py) puts them back
+ *     for child processes and applies the environment's PYTHONPATH policy.
+ *     The user site is off.
+ *  2. Pinned: sys.executable is the real path of this file (/proc/self/exe),
+ *     so a process started through `<env>/current/...` runs entirely on the
+ *     version it started with, whatever happens to `current` meanwhile.
+ *  3. Any argv[0]: an unresolvable argv[0] still finds the environment
+ *     (CPython would fall back to its compiled-in prefix).
+ *  4. libpython is loaded with dlopen from the environment's lib/ (or, in a
+ *     venv made from this interpreter, from its `home`), so a copy of this
+ *     file in a venv (`python -m venv --copies`) still finds it.
+ */
+#define _GNU_SOURCE
+#include <Python.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef PYDEPOT_LIBPYTHON
+#error "define PYDEPOT_LIBPYTHON as the file name of libpython, e.g. \"libpython3.12.so.1.0\""
+#endif
+
+/* Variables that can only break this interpreter (another Python's home):
+ * always set aside. */
+static const char *const ALWAYS_ASIDE[] = {
+    "PYTHONHOME", "PYTHONEXECUTABLE", "PYTHONPLATLIBDIR", "__PYVENV_LAUNCHER__", NULL,
+};
+/* Variables a host application sets for its own Python: set aside when they
+ * hold what the launching host set, honoured when a process of this
+ * environment changed them for its child (pip's build isolation passes its
+ * build requirements through PYTHONPATH, test runners do the same). */
+static const char *const HOST_ASIDE[] = {
+    "PYTHONPATH", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONSAFEPATH", "PYTHONPYCACHEPREFIX", "PYTHONNOUSERSITE", NULL,
+};
+
+/* PYDEPOT_HOST_<NAME> records the host's value: "1<value>" or "0" (unset).
+ * The first pydepot process started from outside writes it; its children
+ * inherit it (the start-up hook puts the variable itself back). */
+static void set_aside(const char *name, int always) {
+    char key[96];
+    snprintf(key, sizeof key, "PYDEPOT_HOST_%s", name);
+    const char *value = getenv(name);
+    const char *stash = getenv(key);
+    if (value == NULL) {
+        if (stash == NULL || always) setenv(key, "0", 1);
+        else if (stash[0] == '1') setenv(key, "0", 1); /* a parent removed it on purpose */
+        return;
+    }
+    if (!always && stash != NULL && !(stash[0] == '1' && strcmp(stash + 1, value) == 0)) return; /* set by a parent: honour */
+    size_t n = strlen(value) + 2;
+    char *recorded = malloc(n);
+    if (recorded == NULL) return;
+    snprintf(recorded, n, "1%s", value);
+    setenv(key, recorded, 1);
+    free(recorded);
+    unsetenv(name);
+}
+
+static void set_host_variables_aside(void) {
+    for (const char *const *name = ALWAYS_ASIDE; *name; name++) set_aside(*name, 1);
+    for (const char *const *name = HOST_ASIDE; *name; name++) set_aside(*name, 0);
+}
+
+static int is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The path this process was started as, like CPython's getpath: argv[0] if it
+ * has a slash, else the first match on PATH; "" when it cannot be resolved. */
+static void invoked_path(const char *argv0, char *out, size_t size) {
+    out[0] = '\0';
+    if (argv0 == NULL || argv0[0] == '\0') return;
+    if (strchr(argv0, '/')) {
+        if (argv0[0] == '/') {
+            snprintf(out, size, "%s", argv0);
+        } else {
+            char cwd[PATH_MAX];
+            if (getcwd(cwd, sizeof cwd)) snprintf(out, size, "%s/%s", cwd, argv0);
+        }
+        return;
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL) return;
+    char candidate[PATH_MAX];
+    while (*path) {
+        const char *end = strchr(path, ':');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (len > 0 && len < sizeof candidate - 2 - strlen(argv0)) {
+            snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, path, argv0);
+            if (is_file(candidate) && access(candidate, X_OK) == 0) {
+                snprintf(out, size, "%s", candidate);
+                return;
+            }
+        }
+        if (!end) break;
+        path = end + 1;
+    }
+}
+
+static void dirname_in_place(char *p) {
+    char *slash = strrchr(p, '/');
+    if (slash == NULL) p[0] = '\0';
+    else if (slash == p) p[1] = '\0';
+    else *slash = '\0';
+}
+
+/* `home = <dir>` of the pyvenv.cfg next to or above `exe`, if there is one. */
+static int venv_home(const char *exe, char *home, size_t size) {
+    char dir[PATH_MAX], cfg[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s", exe);
+    for (int up = 0; up < 2; up++) {
+        dirname_in_place(dir);
+        if (dir[0] == '\0') return 0;
+        snprintf(cfg, sizeof cfg, "%s/pyvenv.cfg", strcmp(dir, "/") == 0 ? "" : dir);
+        FILE *f = fopen(cfg, "r");
+        if (f == NULL) continue;
+        char line[PATH_MAX + 64];
+        int found = 0;
+        while (!found && fgets(line, sizeof line, f)) {
+            char *eq = strchr(line, '=');
+            if (eq == NULL) continue;
+            char *key = line, *key_end = eq;
+            while (*key == ' ' || *key == '\t') key++;
+            while (key_end > key && (key_end[-1] == ' ' || key_end[-1] == '\t')) key_end--;
+            if ((size_t)(key_end - key) != 4 || strncasecmp(key, "home", 4) != 0) continue;
+            char *value = eq + 1;
+            while (*value == ' ' || *value == '\t') value++;
+            size_t n = strcspn(value, "\r\n");
+            while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t')) n--;
+            snprintf(home, size, "%.*s", (int)n, value);
+            found = home[0] != '\0';
+        }
+        fclose(f);
+        return found;
+    }
+    return 0;
+}
+
+static int fail(const char *what, const char *detail) {
+    fprintf(stderr, "pydepot launcher: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+    return 127;
+}
+
+typedef void (*init_config_t)(PyConfig *);
+typedef PyStatus (*set_argv_t)(PyConfig *, Py_ssize_t, char *const *);
+typedef PyStatus (*set_string_t)(PyConfig *, wchar_t **, const char *);
+typedef PyStatus (*initialize_t)(const PyConfig *);
+typedef int (*status_exception_t)(PyStatus);
+typedef void (*exit_status_t)(PyStatus);
+typedef void (*clear_config_t)(PyConfig *);
+typedef int (*run_main_t)(void);
+
+int main(int argc, char **argv) {
+    char self[PATH_MAX], invoked[PATH_MAX], home[PATH_MAX], lib[PATH_MAX * 2];
+    if (realpath("/proc/self/exe", self) == NULL) return fail("cannot resolve /proc/self/exe", strerror(errno));
+    invoked_path(argc > 0 ? argv[0] : NULL, invoked, sizeof invoked);
+
+    /* A venv made from this interpreter: CPython's own venv logic applies,
+     * and libpython is the one of the interpreter the venv was made from. */
+    int in_venv = invoked[0] != '\0' && venv_home(invoked, home, sizeof home);
+    if (!in_venv) {
+        snprintf(home, sizeof home, "%s", self);
+        dirname_in_place(home);
+    }
+    snprintf(lib, sizeof lib, "%s/../lib/%s", home, PYDEPOT_LIBPYTHON);
+    set_host_variables_aside();
+
+    void *python = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
+    if (python == NULL) return fail("cannot load libpython", dlerror());
+#define SYMBOL(type, name)                                       \
+    type name = (type)dlsym(python, #name);                      \
+    if (name == NULL) return fail("libpython lacks", #name);
+    SYMBOL(init_config_t, PyConfig_InitPythonConfig)
+    SYMBOL(set_argv_t, PyConfig_SetBytesArgv)
+    SYMBOL(set_string_t, PyConfig_SetBytesString)
+    SYMBOL(initialize_t, Py_InitializeFromConfig)
+    SYMBOL(status_exception_t, PyStatus_Exception)
+    SYMBOL(exit_status_t, Py_ExitStatusException)
+    SYMBOL(clear_config_t, PyConfig_Clear)
+    SYMBOL(run_main_t, Py_RunMain)
+#undef SYMBOL
+
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    config.user_site_directory = 0;
+    PyStatus status = PyConfig_SetBytesArgv(&config, argc, argv);
+    if (PyStatus_Exception(status)) goto failed;
+    if (!in_venv) {
+        status = PyConfig_SetBytesString(&config, &config.executable, self);
+        if (PyStatus_Exception(status)) goto failed;
+    }
+    status = Py_InitializeFromConfig(&config);
+    if (PyStatus_Exception(status)) goto failed;
+    PyConfig_Clear(&config);
+    return Py_RunMain();
+
+failed:
+    PyConfig_Clear(&config);
+    Py_ExitStatusException(status);
+    return 1;
+}
