@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
 import { makeRelocatable, mapRunpathEntry, neutralPath, PREFIX_PLACEHOLDER, scrubPrefix } from './relocate';
@@ -31,10 +32,34 @@ describe('relocation', () => {
       expect(sysconfig).not.toContain(OLD);
       expect(sysconfig).toContain(`'LIBDIR': '${PREFIX_PLACEHOLDER}/lib'`);
       const config = readFileSync(path.join(dir, 'bin/python3.12-config'), 'utf8');
-      expect(config).toContain('prefix="${prefix_real}"\nLIBS="-L${prefix_real}/lib"');
+      // The flags quote a prefix with spaces (prefix_q) and carry no -rpath to it.
+      expect(config).toContain('prefix="${prefix_real}"\nLIBS="-L${prefix_q}/lib"');
+      expect(config).not.toContain('-Wl,-rpath');
       // Quoted, so a prefix with spaces ("/Volumes/Tools Share") works.
       expect(config).toContain('RESULT=$(dirname "$(cd "$(dirname "$1")" && pwd -P)")\n    echo "$RESULT"');
       expect(readFileSync(path.join(dir, 'lib/pkgconfig/python-3.12.pc'), 'utf8')).toBe('prefix=${pcfiledir}/../..\nlibdir=${prefix}/lib\nincludedir=${prefix}/include\n');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('drops -rpath flags naming the prefix and quotes a prefix with spaces word by word at run time', async () => {
+    const vars = `build_time_vars = {'LIBDIR': '${OLD}/lib',\n 'LDSHARED': 'gcc -shared -L${OLD}/lib '\n '-Wl,-rpath,${OLD}/lib',\n 'CONFIG_ARGS': "'--prefix=${OLD}'"}\n`;
+    const { dir, cleanup } = testdir({ 'lib/python3.12/_sysconfigdata__linux_x86_64-linux-gnu.py': vars, 'bin/README': '' });
+    try {
+      await makeRelocatable(dir, { minor: '3.12', originalPrefix: OLD, log: () => undefined });
+      const read = (root: string) =>
+        JSON.parse(
+          execFileSync('python3', ['-c', 'import json, runpy, sys; print(json.dumps(runpy.run_path(sys.argv[1])["build_time_vars"]))', path.join(root, 'lib/python3.12/_sysconfigdata__linux_x86_64-linux-gnu.py')]).toString(),
+        );
+      expect(read(dir).LDSHARED).toBe(`gcc -shared -L${dir}/lib `);
+      const spaced = path.join(dir, "Tööls Share's", 'env');
+      mkdirSync(spaced, { recursive: true });
+      cpSync(path.join(dir, 'lib'), path.join(spaced, 'lib'), { recursive: true });
+      const moved = read(spaced);
+      expect(moved.LIBDIR).toBe(`${spaced}/lib`);
+      // distutils' split_quoted (and a POSIX shell) read one word: -L<prefix>/lib.
+      expect(moved.LDSHARED).toBe(`gcc -shared '-L${spaced.replace(/'/g, "'\"'\"'")}/lib' `);
     } finally {
       cleanup();
     }

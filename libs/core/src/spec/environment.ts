@@ -51,7 +51,7 @@ export interface EnvironmentSpec {
   pythonPath: 'ignore' | 'append';
   index: IndexSettings;
   includeStdlibTests: boolean;
-  verify: { imports: string[]; commands: string[][] };
+  verify: { imports: string[]; commands: string[][]; importPackages?: boolean; packages?: string[] };
   publish: { to?: 'directory' | 'git' | 'archive'; depot?: string; keep?: number; branch?: string; lfs?: boolean; formats?: Array<'tar.zst' | 'zip'> };
 }
 
@@ -143,7 +143,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
       noIndex: spec.index?.noIndex ?? false,
     },
     includeStdlibTests: base ? base.includeStdlibTests : (spec.includeStdlibTests ?? false),
-    verify: { imports: spec.verify?.imports ?? [], commands: spec.verify?.commands ?? [] },
+    verify: { imports: spec.verify?.imports ?? [], commands: spec.verify?.commands ?? [], ...(spec.verify?.importPackages ? { importPackages: true, packages: (spec.packages ?? []).map(requirementName) } : {}) },
     publish: dropUndefined({
       to: spec.publish?.to,
       depot: spec.publish?.depot,
@@ -165,6 +165,11 @@ function parsePythonRequest(raw: string | Record<string, any>, fromHere: (p: str
 
 function dropUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** "Pillow[extra]==11.3 ; python_version>'3'" → "Pillow". */
+export function requirementName(requirement: string): string {
+  return /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(requirement)?.[1] ?? requirement.trim();
 }
 
 export function isUrl(p: string): boolean {

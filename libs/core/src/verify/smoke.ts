@@ -9,7 +9,37 @@ import { run } from '../process/run';
 export interface SmokeChecks {
   imports: string[];
   commands: string[][];
+  /** Import the top-level modules of these distributions (names), found from their installed metadata. */
+  importPackages?: boolean;
+  packages?: string[];
 }
+
+/** Distribution name → its top-level import names, from top_level.txt, else RECORD. */
+const PACKAGE_MODULES_PROBE = `
+import importlib.metadata as md, json, sys
+out = {}
+for name in sys.argv[1:]:
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        out[name] = None
+        continue
+    text = dist.read_text("top_level.txt")
+    names = set(text.split()) if text else set()
+    if not names:
+        for f in dist.files or []:
+            first = f.parts[0]
+            if first in ("..", "__pycache__") or first.endswith((".dist-info", ".data", ".pth")):
+                continue
+            if len(f.parts) > 1:
+                names.add(first)
+            elif first.endswith(".py"):
+                names.add(first[:-3])
+            elif first.endswith((".so", ".pyd")):
+                names.add(first.split(".")[0])
+    out[name] = sorted(n for n in names if n.isidentifier() and not n.startswith("_"))
+print(json.dumps(out))
+`;
 
 const IMPORT_PROBE = `
 import importlib, json, sys
@@ -32,10 +62,19 @@ export async function runSmokeChecks(root: string, checks: SmokeChecks, layout: 
   const env = { ...isolatedPythonEnv(), PATH: [scripts, process.env.PATH ?? ''].join(path.delimiter) };
   const passed: string[] = [];
   const failures: string[] = [];
-  if (checks.imports.length) {
-    const { stdout } = await run(pythonPath(root, layout), ['-c', IMPORT_PROBE, ...checks.imports], { env, cwd: os.tmpdir(), failure: 'the import check could not run' });
+  const imports = [...checks.imports];
+  if (checks.importPackages && checks.packages?.length) {
+    const { stdout } = await run(pythonPath(root, layout), ['-c', PACKAGE_MODULES_PROBE, ...checks.packages], { env, cwd: os.tmpdir(), failure: 'the package metadata check could not run' });
+    for (const [name, modules] of Object.entries(JSON.parse(stdout) as Record<string, string[] | null>)) {
+      if (modules === null) failures.push(`package ${name}: not installed (named in "packages")`);
+      else if (modules.length === 0) failures.push(`package ${name}: its metadata lists no importable module (set "verify.imports" by hand)`);
+      else imports.push(...modules.filter((m) => !imports.includes(m)));
+    }
+  }
+  if (imports.length) {
+    const { stdout } = await run(pythonPath(root, layout), ['-c', IMPORT_PROBE, ...imports], { env, cwd: os.tmpdir(), failure: 'the import check could not run' });
     const failed = JSON.parse(stdout) as Record<string, string>;
-    for (const name of checks.imports) {
+    for (const name of imports) {
       if (failed[name]) failures.push(`import ${name}: ${failed[name]}`);
       else passed.push(`import ${name}`);
     }

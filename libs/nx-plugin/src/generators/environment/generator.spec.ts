@@ -1,5 +1,5 @@
 import { createTreeWithEmptyWorkspace } from 'nx/src/generators/testing-utils/create-tree-with-empty-workspace';
-import environmentGenerator, { importName } from './generator';
+import environmentGenerator, { rawOption } from './generator';
 
 describe('environment generator', () => {
   it('writes a valid spec with smoke checks for the packages', async () => {
@@ -10,7 +10,7 @@ describe('environment generator', () => {
       python: '3.11',
       installer: 'uv',
       packages: ['pillow==11.3.0', 'click>=8'],
-      verify: { imports: ['PIL', 'click'] },
+      verify: { importPackages: true },
     });
   });
 
@@ -32,10 +32,10 @@ describe('environment generator', () => {
     await expect(environmentGenerator(tree, { name: 'z', base: 'studio-core', python: '3.12' })).rejects.toThrow(/exclude each other/);
   });
 
-  it('guesses import names', () => {
-    expect(importName('rich[jupyter]')).toBe('rich');
-    expect(importName('PyYAML==6')).toBe('yaml');
-    expect(importName('markdown-it-py')).toBe('markdown_it');
-    expect(importName('typing-extensions')).toBe('typing_extensions');
+  it('reads a version Nx parsed as a number as it was typed', () => {
+    expect(rawOption('python', 3.1, ['node', 'nx', 'g', 'env', 'x', '--python', '3.10'])).toBe('3.10');
+    expect(rawOption('python', 3.12, ['node', 'nx', 'g', 'env', 'x', '--python=3.12'])).toBe('3.12');
+    expect(rawOption('python', '3.11', [])).toBe('3.11');
+    expect(rawOption('python', undefined, [])).toBeUndefined();
   });
 });

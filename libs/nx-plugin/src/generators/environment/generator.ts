@@ -12,21 +12,23 @@ export default async function environmentGenerator(tree: Tree, options: Environm
   const root = `environments/${options.name}`;
   const file = `${root}/environment.json`;
   if (tree.exists(file)) throw new Error(`${file} already exists: pick another name or edit it`);
-  const packages = (options.packages ?? '')
+  const packages = String(rawOption('packages', options.packages) ?? '')
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean);
-  if (options.base && options.python) throw new Error('--base and --python exclude each other: an environment built on a base runs its Python');
+  if (options.base && options.python !== undefined) throw new Error('--base and --python exclude each other: an environment built on a base runs its Python');
   if (options.base && !tree.exists(`environments/${options.base}/environment.json`)) {
     throw new Error(`--base ${options.base}: there is no environments/${options.base}/environment.json (name an existing environment)`);
   }
+  const python = rawOption('python', options.python);
   const spec = {
     $schema: '../../libs/core/src/spec/environment.schema.json',
-    ...(options.description ? { description: options.description } : {}),
-    ...(options.base ? { base: options.base } : { python: options.python ?? '3.12' }),
+    ...(options.description ? { description: String(options.description) } : {}),
+    ...(options.base ? { base: String(options.base) } : { python: python ?? '3.12' }),
     ...(options.installer ? { installer: options.installer } : {}),
     packages,
-    verify: { imports: packages.map(importName).filter((m): m is string => m !== undefined) },
+    // Module names come from each package's installed metadata at verify time, never from a guess.
+    ...(packages.length ? { verify: { importPackages: true } } : {}),
   };
   const text = `${JSON.stringify(spec, null, 2)}\n`;
   // The same validation the build runs: a bad --python or package fails here, not later.
@@ -38,12 +40,17 @@ export default async function environmentGenerator(tree: Tree, options: Environm
   tree.write(file, text);
 }
 
-/** "Pillow==11.3.0" → undefined (module PIL: not guessable); "click>=8" → "click"; "rich[jupyter]" → "rich". */
-export function importName(requirement: string): string | undefined {
-  const name = /^[A-Za-z0-9][A-Za-z0-9._-]*/.exec(requirement)?.[0];
-  if (!name) return undefined;
-  const known: Record<string, string | undefined> = { pillow: 'PIL', pyyaml: 'yaml', 'scikit-learn': 'sklearn', 'opencv-python': 'cv2', beautifulsoup4: 'bs4', 'markdown-it-py': 'markdown_it' };
-  const key = name.toLowerCase();
-  if (key in known) return known[key];
-  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name.replace(/-/g, '_')) ? name.replace(/-/g, '_').toLowerCase() : undefined;
+/**
+ * Nx's command line turns `--python 3.10` into the number 3.1 before the
+ * generator sees it: take the option's text as typed from the command line
+ * when a number arrived (programmatic callers pass strings).
+ */
+export function rawOption(name: string, value: unknown, argv: string[] = process.argv): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  for (let i = argv.length - 1; i >= 0; i--) {
+    if (argv[i] === `--${name}` && i + 1 < argv.length) return argv[i + 1];
+    if (argv[i].startsWith(`--${name}=`)) return argv[i].slice(name.length + 3);
+  }
+  return String(value);
 }

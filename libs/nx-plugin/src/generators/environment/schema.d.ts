@@ -1,8 +1,8 @@
 export interface EnvironmentGeneratorSchema {
   name: string;
-  python?: string;
+  python?: string | number;
   base?: string;
-  packages?: string;
+  packages?: string | number;
   installer?: 'pip' | 'uv';
   description?: string;
 }
