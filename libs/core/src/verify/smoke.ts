@@ -14,7 +14,11 @@ export interface SmokeChecks {
   packages?: string[];
 }
 
-/** Distribution name → its top-level import names, from top_level.txt, else RECORD. */
+/**
+ * Distribution name → its top-level import names: what its RECORD says it
+ * installed (top_level.txt only without a RECORD: it is written by hand and
+ * can be wrong, e.g. PySide6-Essentials lists a "Shiboken" it does not ship).
+ */
 const PACKAGE_MODULES_PROBE = `
 import importlib.metadata as md, json, sys
 out = {}
@@ -24,19 +28,19 @@ for name in sys.argv[1:]:
     except md.PackageNotFoundError:
         out[name] = None
         continue
-    text = dist.read_text("top_level.txt")
-    names = set(text.split()) if text else set()
-    if not names:
-        for f in dist.files or []:
-            first = f.parts[0]
-            if first in ("..", "__pycache__") or first.endswith((".dist-info", ".data", ".pth")):
-                continue
-            if len(f.parts) > 1:
-                names.add(first)
-            elif first.endswith(".py"):
-                names.add(first[:-3])
-            elif first.endswith((".so", ".pyd")):
-                names.add(first.split(".")[0])
+    names = set()
+    for f in dist.files or []:
+        first = f.parts[0]
+        if first in ("..", "__pycache__") or first.endswith((".dist-info", ".data", ".pth")):
+            continue
+        if len(f.parts) > 1:
+            names.add(first)
+        elif first.endswith(".py"):
+            names.add(first[:-3])
+        elif first.endswith((".so", ".pyd")):
+            names.add(first.split(".")[0])
+    if not names and dist.files is None:
+        names = set((dist.read_text("top_level.txt") or "").split())
     out[name] = sorted(n for n in names if n.isidentifier() and not n.startswith("_"))
 print(json.dumps(out))
 `;
