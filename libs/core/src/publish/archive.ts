@@ -10,7 +10,9 @@ import { checkpoint } from './faults';
 import { readReleases, recordRelease, releaseFor } from './history';
 import { acquirePublishLock } from './lock';
 import { CURRENT_FILE } from './directory';
-import { assertFinished, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
+import { assertFinished, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
+import { extractArchive } from '../distribution/extract';
+import * as os from 'node:os';
 
 export type ArchiveFormat = 'tar.zst' | 'zip';
 export const ARCHIVE_FORMATS: ArchiveFormat[] = ['tar.zst', 'zip'];
@@ -40,6 +42,7 @@ export class ArchivePublisher implements Publisher {
     try {
       let bytes = 0;
       const files: string[] = [];
+      const written: string[] = [];
       for (const format of this.formats) {
         const file = path.join(envDir, `${manifest.name}-${manifest.version}.${format}`);
         files.push(path.basename(file));
@@ -51,6 +54,7 @@ export class ArchivePublisher implements Publisher {
           else await writeTarZst(request.buildPath, tmp, manifest.name);
           checkpoint(`archive ${format}`);
           await fs.rename(tmp, file);
+          written.push(file);
           bytes += (await fs.stat(file)).size;
         } catch (error) {
           await fs.rm(tmp, { force: true });
@@ -60,9 +64,21 @@ export class ArchivePublisher implements Publisher {
           });
         }
       }
-      await writeSums(envDir);
       const current = await readCurrent(envDir);
       const currentChanged = current?.version !== manifest.version;
+      if (currentChanged && request.gate) {
+        // What users get is what an archive unpacks to: check that.
+        const tree = await unpackVersion(path.join(envDir, files[0]), manifest.name);
+        try {
+          await passGate(request, tree.path, manifest.name, manifest.version, current?.version);
+        } catch (error) {
+          await Promise.all(written.map((f) => fs.rm(f, { force: true })));
+          throw error;
+        } finally {
+          await tree.dispose();
+        }
+      }
+      await writeSums(envDir);
       if (currentChanged) {
         await writeJsonAtomic(path.join(envDir, CURRENT_FILE), { version: manifest.version, files });
         await fs.writeFile(path.join(envDir, `${manifest.name}-${manifest.version}.json`), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -73,6 +89,17 @@ export class ArchivePublisher implements Publisher {
     } finally {
       await lock.release();
     }
+  }
+
+  async checkout(name: string, version?: string): Promise<LocalTree> {
+    const envDir = path.join(this.depot, name);
+    const chosen = version ?? (await readCurrent(envDir))?.version;
+    const file = chosen && this.formats.map((f) => path.join(envDir, `${name}-${chosen}.${f}`))[0];
+    if (!chosen || !file || !(await pathExists(file))) {
+      throw new PydepotError(`${name} ${version ? `version ${version} ` : ''}is not published in ${envDir}`, { path: envDir, hint: `run \`nx run ${name}:publish\` first` });
+    }
+    const tree = await unpackVersion(file, name);
+    return { version: chosen, ...tree };
   }
 
   async rollback(request: RollbackRequest): Promise<PublishResult> {
@@ -89,6 +116,19 @@ export class ArchivePublisher implements Publisher {
     const manifest = await readArchivedManifest(envDir, request.name, target);
     if (manifest) await recordRelease(envDir, releaseFor(manifest, current && (await readArchivedManifest(envDir, request.name, current.version)), 'rollback'), request.name);
     return { version: target, location: path.join(envDir, files[0]), copied: false, currentChanged: true, bytesWritten: 0, filesLinked: 0, filesCopied: 0, removed: [] };
+  }
+}
+
+/** An archive unpacked into a temp folder; `path` is its top folder `<env>/`. */
+async function unpackVersion(archive: string, name: string): Promise<{ path: string; dispose(): Promise<void> }> {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'pydepot-archive-checkout-'));
+  const dispose = () => fs.rm(tmp, { recursive: true, force: true });
+  try {
+    await extractArchive(archive, path.join(tmp, 'x'));
+    return { path: path.join(tmp, 'x', name), dispose };
+  } catch (error) {
+    await dispose();
+    throw error;
   }
 }
 

@@ -8,7 +8,7 @@ import { checkpoint } from './faults';
 import { readReleases, recordRelease, releaseFor } from './history';
 import { acquirePublishLock, LOCK_FILE } from './lock';
 import { run } from '../process/run';
-import { assertFinished, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
+import { assertFinished, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
 export const CURRENT = 'current';
 export const CURRENT_FILE = 'current.json';
@@ -84,6 +84,16 @@ export class DirectoryPublisher implements Publisher {
           });
         }
       }
+      if (!(await isCurrent(envDir, manifest.version))) {
+        try {
+          await passGate(request, versionDir, manifest.name, manifest.version, before);
+        } catch (error) {
+          // A version that failed its checks is not kept where a rollback could pick it.
+          if (copied) await retire(envDir, manifest.version);
+          await collectGarbage(envDir).catch(() => undefined);
+          throw error;
+        }
+      }
       const currentChanged = await pointCurrent(envDir, manifest.version);
       // Also when a killed publish moved current but did not get to log it.
       const last = (await readReleases(envDir)).at(-1)?.version;
@@ -129,6 +139,16 @@ export class DirectoryPublisher implements Publisher {
     }
   }
 
+  async checkout(name: string, version?: string): Promise<LocalTree> {
+    const envDir = path.join(this.depot, name);
+    const chosen = version ?? (await readCurrentVersion(envDir));
+    const location = chosen ? path.join(envDir, chosen) : envDir;
+    if (!chosen || !(await pathExists(path.join(location, MANIFEST_FILE)))) {
+      throw new PydepotError(`${name} ${version ? `version ${version} ` : ''}is not published in ${this.depot}`, { path: location, hint: `run \`nx run ${name}:publish\` first` });
+    }
+    return { version: chosen, path: location, dispose: async () => undefined };
+  }
+
   private async envDir(name: string): Promise<string> {
     const envDir = path.join(this.depot, name);
     try {
@@ -151,16 +171,20 @@ export class DirectoryPublisher implements Publisher {
     const kept = new Set([...order.slice(0, keep), current, published]);
     const removed: string[] = [];
     for (const version of order.filter((v) => !kept.has(v))) {
-      // Renamed aside first: a deletion cut short leaves a hidden folder, never half a version.
-      const aside = path.join(envDir, `.trash-${version}-${process.pid}`);
-      await fs.rename(path.join(envDir, version), aside);
-      checkpoint('retired');
-      await fs.rm(aside, { recursive: true, force: true });
+      await retire(envDir, version);
       removed.push(version);
     }
     if (removed.length) log(`retention (keep ${keep}): removed ${removed.join(', ')}`);
     return removed;
   }
+}
+
+/** Delete a version: renamed aside first, so a deletion cut short leaves a hidden folder, never half a version. */
+async function retire(envDir: string, version: string): Promise<void> {
+  const aside = path.join(envDir, `.trash-${version}-${process.pid}`);
+  await fs.rename(path.join(envDir, version), aside);
+  checkpoint('retired');
+  await fs.rm(aside, { recursive: true, force: true });
 }
 
 /** Every complete version folder of an environment. */

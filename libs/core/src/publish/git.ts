@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { readManifest } from '../environment/manifest';
 import { PydepotError, ProcessError } from '../errors';
@@ -7,7 +8,7 @@ import { copyTree, pathExists } from '../fs/tree';
 import { run } from '../process/run';
 import { releaseFor } from './history';
 import { acquirePublishLock } from './lock';
-import { assertFinished, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
+import { assertFinished, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
 export interface GitPublisherOptions {
   /** Branch users sync (default "main"). */
@@ -59,6 +60,8 @@ export class GitPublisher implements Publisher {
       const tagged = await this.git(work, ['tag', '--list', tag]).then((o) => o.trim() !== '');
       await fs.rm(path.join(work, name), { recursive: true, force: true });
       await copyTree(request.buildPath, path.join(work, name));
+      // The tree about to be committed is what users will sync: check it before anything is pushed.
+      await passGate(request, path.join(work, name), name, version, head?.version);
       if (this.options.lfs) await this.writeLfsAttributes(work);
       const release = releaseFor(manifest, head, 'publish');
       const changes = [
@@ -93,6 +96,30 @@ export class GitPublisher implements Publisher {
       log(`rolled ${name} back to ${target} in ${this.repository}`);
       return this.result(target, false, true);
     });
+  }
+
+  /** A checkout of `<env>/` at the branch head (the current version) or at a version's tag, in a temp folder. */
+  async checkout(name: string, version?: string): Promise<LocalTree> {
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'pydepot-git-checkout-'));
+    const dispose = () => fs.rm(tmp, { recursive: true, force: true });
+    try {
+      const repo = path.join(tmp, 'repo');
+      const tree = path.join(tmp, 'tree');
+      await fs.mkdir(tree);
+      await run('git', ['clone', '--quiet', '--no-checkout', this.repository, repo], { env: gitEnv(), failure: `cannot clone ${this.repository}`, hint: 'check the repository URL and your access to it' });
+      const ref = version ? `refs/tags/${name}/${version}` : `refs/remotes/origin/${this.branch}`;
+      await run('git', ['--work-tree', tree, 'checkout', ref, '--', name], {
+        cwd: repo,
+        env: gitEnv(),
+        failure: `${name}${version ? ` version ${version}` : ''} is not published in ${this.repository}`,
+        hint: `run \`nx run ${name}:publish\` first`,
+      });
+      const manifest = await readManifest(path.join(tree, name));
+      return { version: manifest.version ?? version ?? '', path: path.join(tree, name), dispose };
+    } catch (error) {
+      await dispose();
+      throw error;
+    }
   }
 
   private result(version: string, copied: boolean, currentChanged: boolean): PublishResult {

@@ -7,6 +7,21 @@ export interface PublishRequest {
   buildPath: string;
   manifest: EnvironmentManifest;
   log: (message: string) => void;
+  /**
+   * The checks a version must pass (smoke checks, relocation audit), run on
+   * the version as published (its folder in the depot, the tree about to be
+   * committed, the archive unpacked) before it becomes current. When they
+   * throw, current stays where it was and the error says which check failed.
+   */
+  gate?: (tree: string) => Promise<void>;
+}
+
+/** A local, readable tree of a published version (its depot folder, a checkout, an unpacked archive). */
+export interface LocalTree {
+  version: string;
+  path: string;
+  /** Remove whatever was made to hand the tree out (a checkout, an extraction). */
+  dispose(): Promise<void>;
 }
 
 export interface RollbackRequest {
@@ -44,6 +59,23 @@ export interface Publisher {
   publish(request: PublishRequest): Promise<PublishResult>;
   /** Make an earlier version current again. */
   rollback(request: RollbackRequest): Promise<PublishResult>;
+  /** A local tree of a published version (default: the current one), for checks; never changes the depot. */
+  checkout(name: string, version?: string): Promise<LocalTree>;
+}
+
+/** Run a publish gate, turning its failure into an error that says nothing became current. */
+export async function passGate(request: PublishRequest, tree: string, name: string, version: string, current: string | undefined): Promise<void> {
+  if (!request.gate) return;
+  request.log(`checking ${name} ${version} before making it current`);
+  try {
+    await request.gate(tree);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new PydepotError(`${name} ${version} failed its checks; current ${current ? `still points at ${current}` : 'was not created'}:\n${detail}`, {
+      path: tree,
+      hint: (error as PydepotError).hint ?? 'fix the environment or its "verify" checks, then publish again',
+    });
+  }
 }
 
 /** Every publisher's first check: the build finished (its manifest has a name and a version). */

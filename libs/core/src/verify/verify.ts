@@ -1,44 +1,51 @@
 import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import { resolveDistribution } from '../distribution';
-import { MANIFEST_FILE, readManifest } from '../environment/manifest';
 import { PydepotError } from '../errors';
-import { pathExists } from '../fs/tree';
-import { readCurrentVersion } from '../publish/directory';
+import { Publisher } from '../publish/publisher';
 import { EnvironmentSpec } from '../spec/environment';
 import { auditTree, formatFindings } from './audit';
 import { runSmokeChecks } from './smoke';
 
 /**
- * verify: the published copy (never the build folder) passes its smoke
- * checks and, when `forbiddenPaths` is given, an audit for build paths.
+ * The checks a published tree must pass: the spec's smoke checks and, when
+ * `forbiddenPaths` is given, the relocation audit (no file names the
+ * workspace, the build folders or the source interpreter). Used twice: by
+ * publish as its gate (before `current` moves) and by the verify target on
+ * what is current.
  */
-export async function verifyPublished(options: {
-  spec: EnvironmentSpec;
-  depot: string;
-  buildPath: string;
-  forbiddenPaths?: string[];
-  log: (m: string) => void;
-}): Promise<{ location: string; passed: string[]; audited: boolean }> {
-  const { spec } = options;
-  const envDir = path.join(options.depot, spec.name);
-  const built = (await pathExists(path.join(options.buildPath, MANIFEST_FILE))) ? (await readManifest(options.buildPath)).version : undefined;
-  const version = built ?? (await readCurrentVersion(envDir));
-  const location = version ? path.join(envDir, version) : envDir;
-  if (!version || !(await pathExists(path.join(location, MANIFEST_FILE)))) {
-    throw new PydepotError(`${spec.name} is not published at ${location}`, { path: location, hint: `run \`nx run ${spec.name}:publish\` first` });
-  }
-  options.log(`checking ${location}`);
-  const passed = await runSmokeChecks(location, spec.verify);
-  if (!options.forbiddenPaths) return { location, passed, audited: false };
+export async function checkPublishedTree(options: { tree: string; spec: EnvironmentSpec; forbiddenPaths?: string[] }): Promise<{ passed: string[]; audited: boolean }> {
+  const { tree, spec } = options;
+  const passed = await runSmokeChecks(tree, spec.verify);
+  if (!options.forbiddenPaths) return { passed, audited: false };
   const needles = [...options.forbiddenPaths, ...resolveDistribution(spec.python).originPaths()];
   const real = await Promise.all(needles.map((n) => fs.realpath(n).catch(() => n)));
-  const findings = await auditTree(location, [...needles, ...real]);
+  const findings = await auditTree(tree, [...needles, ...real]);
   if (findings.length) {
-    throw new PydepotError(`the published environment ${location} is tied to the build machine (${findings.length} finding(s)):\n${formatFindings(findings)}`, {
-      path: location,
+    throw new PydepotError(`the published environment ${tree} is tied to the build machine (${findings.length} finding(s)):\n${formatFindings(findings)}`, {
+      path: tree,
       hint: 'it may break when the depot is reached through another path: fix the findings, then publish again',
     });
   }
-  return { location, passed, audited: true };
+  return { passed, audited: true };
+}
+
+/**
+ * verify: what is current for the environment, as its publisher hands it out
+ * (the depot folder, a checkout of the deployment repository, the unpacked
+ * archive), passes its checks. Never publishes and never moves `current`.
+ */
+export async function verifyPublished(options: {
+  spec: EnvironmentSpec;
+  publisher: Publisher;
+  forbiddenPaths?: string[];
+  log: (m: string) => void;
+}): Promise<{ location: string; version: string; passed: string[]; audited: boolean }> {
+  const tree = await options.publisher.checkout(options.spec.name);
+  try {
+    options.log(`checking ${options.spec.name} ${tree.version} (current) at ${tree.path}`);
+    const result = await checkPublishedTree({ tree: tree.path, spec: options.spec, forbiddenPaths: options.forbiddenPaths });
+    return { location: tree.path, version: tree.version, ...result };
+  } finally {
+    await tree.dispose();
+  }
 }

@@ -204,10 +204,10 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
     },
     [options.verifyTargetName]: {
       executor: `${EXECUTORS}:verify`,
-      options: { ...common, inputPath: stage('pip-install'), depot: options.depot },
-      dependsOn: [options.publishTargetName],
+      options: { ...common, depot: options.depot },
+      // Checks what is current, as it is: building or publishing first could undo a rollback.
       cache: false,
-      metadata: { description: 'Smoke-check and audit the published copy', technologies: ['python'] },
+      metadata: { description: 'Smoke-check and audit the current published version (never publishes)', technologies: ['python'] },
     },
     [options.rollbackTargetName]: {
       executor: `${EXECUTORS}:rollback`,

@@ -1,5 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { getPublisher, publisherSettings, readManifest } from '@pydepot/core';
+import { checkPublishedTree, getPublisher, publisherSettings, readManifest } from '@pydepot/core';
 import { runExecutor } from '../../utils/run-executor';
 import type { PublishExecutorSchema } from './schema';
 
@@ -7,8 +7,15 @@ export default async function publishExecutor(options: PublishExecutorSchema, co
   return runExecutor('publish', options, context, async (env) => {
     const buildPath = await env.input(env.stage('pip-install', options.inputPath));
     const manifest = await readManifest(buildPath);
-    const settings = publisherSettings({ spec: env.spec(), targetOptions: options, workspaceRoot: env.workspaceRoot });
-    const result = await getPublisher(settings).publish({ buildPath, manifest, log: env.log });
+    const spec = env.spec();
+    const settings = publisherSettings({ spec, targetOptions: options, workspaceRoot: env.workspaceRoot });
+    const forbiddenPaths = options.audit === false ? undefined : [env.workspaceRoot, env.abs(options.buildDir ?? 'dist/pydepot')];
+    // The gate: smoke checks and audit on the version as published, before current moves.
+    const gate = async (tree: string) => {
+      const { passed, audited } = await checkPublishedTree({ tree, spec, forbiddenPaths });
+      env.log(`${passed.length} check${passed.length === 1 ? '' : 's'} passed${audited ? ', audit clean' : ''}`);
+    };
+    const result = await getPublisher(settings).publish({ buildPath, manifest, log: env.log, gate });
     if (!result.copied && !result.currentChanged) env.log(`${result.location} is up to date; nothing written`);
     else {
       const reuse = result.filesLinked ? `, ${result.filesLinked} unchanged files reused` : '';

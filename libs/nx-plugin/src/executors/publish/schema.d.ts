@@ -8,4 +8,5 @@ export interface PublishExecutorSchema {
   branch?: string;
   lfs?: boolean;
   formats?: Array<'tar.zst' | 'zip'>;
+  audit?: boolean;
 }

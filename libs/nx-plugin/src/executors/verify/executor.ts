@@ -1,19 +1,18 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { verifyPublished, resolveDepot } from '@pydepot/core';
+import { getPublisher, publisherSettings, verifyPublished } from '@pydepot/core';
 import { runExecutor } from '../../utils/run-executor';
 import type { VerifyExecutorSchema } from './schema';
 
 export default async function verifyExecutor(options: VerifyExecutorSchema, context: ExecutorContext) {
   return runExecutor('verify', options, context, async (env) => {
     const spec = env.spec();
-    const buildPath = await env.input(env.stage('pip-install', options.inputPath));
+    const publisher = getPublisher(publisherSettings({ spec, targetOptions: options, workspaceRoot: env.workspaceRoot }));
     const result = await verifyPublished({
       spec,
-      depot: resolveDepot({ specDepot: spec.publish.depot, workspaceDefault: options.depot, workspaceRoot: env.workspaceRoot }),
-      buildPath,
+      publisher,
       forbiddenPaths: options.audit === false ? undefined : [env.workspaceRoot, env.abs(options.buildDir ?? 'dist/pydepot')],
       log: env.log,
     });
-    env.log(`${result.location}: ${result.passed.length} check${result.passed.length === 1 ? '' : 's'} passed${result.audited ? ', audit clean' : ''} (${result.passed.join('; ')})`);
+    env.log(`${spec.name} ${result.version}: ${result.passed.length} check${result.passed.length === 1 ? '' : 's'} passed${result.audited ? ', audit clean' : ''} (${result.passed.join('; ')})`);
   });
 }

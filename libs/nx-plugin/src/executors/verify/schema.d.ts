@@ -1,7 +1,9 @@
 export interface VerifyExecutorSchema {
   environment?: string;
   buildDir?: string;
-  inputPath?: string;
   depot?: string;
+  to?: 'directory' | 'git' | 'archive';
+  branch?: string;
+  formats?: Array<'tar.zst' | 'zip'>;
   audit?: boolean;
 }
