@@ -8,12 +8,18 @@ export function siblingTempPath(target: string, tag = 'tmp'): string {
   return path.join(dir, `.${path.basename(target)}.${tag}-${process.pid}-${randomBytes(3).toString('hex')}`);
 }
 
-/** Write a file so readers see the old or the new content, never a partial one. */
+/**
+ * Write a file so readers see the old or the new content, never a partial
+ * one. A `mode` is set exactly (not filtered by the umask) before the file
+ * appears: a pointer on a share must be readable by everyone from its first
+ * instant, also when the publishing agent runs with umask 077.
+ */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode?: number): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   const tmp = siblingTempPath(file);
   try {
     await fs.writeFile(tmp, data, mode === undefined ? undefined : { mode });
+    if (mode !== undefined) await fs.chmod(tmp, mode);
     await fs.rename(tmp, file);
   } catch (error) {
     await fs.rm(tmp, { force: true });
@@ -21,8 +27,8 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   }
 }
 
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+export async function writeJsonAtomic(file: string, value: unknown, mode?: number): Promise<void> {
+  await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`, mode);
 }
 
 /**

@@ -32,6 +32,8 @@ export function publisherSettings(options: {
     to: spec.publish.to ?? targetOptions.to,
     depot: resolveDepot({ specDepot: spec.publish.depot, workspaceDefault: targetOptions.depot, workspaceRoot: options.workspaceRoot, env: options.env }),
     keep: spec.publish.keep ?? targetOptions.keep,
+    keepDays: spec.publish.keepDays ?? targetOptions.keepDays,
+    groupWritable: spec.publish.groupWritable ?? targetOptions.groupWritable,
     branch: spec.publish.branch ?? targetOptions.branch,
     lfs: spec.publish.lfs ?? targetOptions.lfs,
     formats: spec.publish.formats ?? targetOptions.formats,

@@ -1,4 +1,4 @@
-import { promises as fs, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { writeFileSync, promises as fs, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { testdir, writeFiles } from '../../../../tools/testing';
 import { EnvironmentManifest } from '../environment/manifest';
@@ -87,7 +87,7 @@ describe('DirectoryPublisher', () => {
     try {
       const depot = path.join(dir, 'depot');
       const envDir = path.join(depot, 'tool');
-      const publisher = new DirectoryPublisher(depot, { keep: 2 });
+      const publisher = new DirectoryPublisher(depot, { keep: 2, keepDays: 0 });
       for (const v of ['v1', 'v2', 'v3']) {
         writeFiles(dir, { [`${v}/bin/python`]: v, [`${v}/pydepot.json`]: JSON.stringify(manifest(v, [['a', v]])) });
         await publisher.publish({ buildPath: path.join(dir, v), manifest: manifest(v, [['a', v]]), ...quiet });
@@ -104,6 +104,32 @@ describe('DirectoryPublisher', () => {
       expect(readdirSync(envDir).filter((n) => n.startsWith('.'))).toEqual(['.objects']);
       // v1 is gone, and so is the content only it had.
       expect(readdirSync(path.join(envDir, '.objects')).map((n) => readFileSync(path.join(envDir, '.objects', n), 'utf8')).sort()).toEqual(['v2', 'v3']);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('spares a replaced version for its grace period (keepDays), whatever "keep" says', async () => {
+    const { dir, cleanup } = testdir({});
+    try {
+      const depot = path.join(dir, 'depot');
+      const envDir = path.join(depot, 'tool');
+      const logs: string[] = [];
+      const publisher = new DirectoryPublisher(depot, { keep: 1, keepDays: 1 });
+      for (const v of ['v1', 'v2']) {
+        writeFiles(dir, { [`${v}/bin/python`]: v, [`${v}/pydepot.json`]: JSON.stringify(manifest(v, [['a', v]])) });
+        await publisher.publish({ buildPath: path.join(dir, v), manifest: manifest(v, [['a', v]]), log: (m) => logs.push(m) });
+      }
+      // v1 stopped being current a moment ago: an artist may still run it.
+      expect(readdirSync(envDir).filter((n) => n.startsWith('v')).sort()).toEqual(['v1', 'v2']);
+      expect(logs.join('\n')).toMatch(/kept v1 for now \(current less than 1 day\(s\) ago; "keepDays"\)/);
+      // A day later, it goes.
+      const releases = JSON.parse(readFileSync(path.join(envDir, 'releases.json'), 'utf8'));
+      releases.releases[1].at = new Date(Date.now() - 86_400_000 - 1000).toISOString();
+      writeFileSync(path.join(envDir, 'releases.json'), JSON.stringify(releases));
+      writeFiles(dir, { 'v3/bin/python': 'v3', 'v3/pydepot.json': JSON.stringify(manifest('v3', [['a', 'v3']])) });
+      await publisher.publish({ buildPath: path.join(dir, 'v3'), manifest: manifest('v3', [['a', 'v3']]), ...quiet });
+      expect(readdirSync(envDir).filter((n) => n.startsWith('v')).sort()).toEqual(['v2', 'v3']);
     } finally {
       cleanup();
     }

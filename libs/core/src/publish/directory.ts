@@ -5,7 +5,8 @@ import { PydepotError } from '../errors';
 import { siblingTempPath, writeJsonAtomic } from '../fs/atomic';
 import { IndexedEntry, indexTree, mapLimit, pathExists } from '../fs/tree';
 import { checkpoint } from './faults';
-import { readReleases, recordRelease, releaseFor } from './history';
+import { POINTER_MODE, readReleases, recordRelease, releaseFor } from './history';
+import { chmodShared, makeShared } from '../fs/permissions';
 import { acquirePublishLock, LOCK_FILE } from './lock';
 import { run } from '../process/run';
 import { assertFinished, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
@@ -16,6 +17,14 @@ export const CURRENT_FILE = 'current.json';
 export interface DirectoryPublisherOptions {
   /** Keep this many most recent versions (plus whatever `current` is); default: keep all. */
   keep?: number;
+  /**
+   * The grace period of retention, in days (default 7): a version beyond the
+   * `keep` newest is deleted only once it has not been current for this long,
+   * since artists may still be running it (a share cannot tell who does).
+   */
+  keepDays?: number;
+  /** Published folders and files group-writable (folders setgid), for a depot several accounts publish to. */
+  groupWritable?: boolean;
   /** Lock timing (tests shorten it). */
   lock?: { timeoutMs?: number; staleMs?: number };
 }
@@ -71,6 +80,8 @@ export class DirectoryPublisher implements Publisher {
         try {
           log(`writing version ${manifest.version} to ${versionDir}`);
           stats = await assembleVersion(request.buildPath, tmp, path.join(envDir, OBJECTS_DIR));
+          // Readable (and executable) by every user, whatever this agent's umask.
+          await makeShared(tmp, this.options.groupWritable);
           checkpoint('assembled');
           await fs.rename(tmp, versionDir);
           checkpoint('renamed');
@@ -152,7 +163,13 @@ export class DirectoryPublisher implements Publisher {
   private async envDir(name: string): Promise<string> {
     const envDir = path.join(this.depot, name);
     try {
-      await fs.mkdir(envDir, { recursive: true });
+      const created = await fs.mkdir(envDir, { recursive: true });
+      if (created) {
+        // Folders this publish created (the depot, the environment's): traversable by every user.
+        for (let dir = envDir; dir.length >= created.length; dir = path.dirname(dir)) await chmodShared(dir, this.options.groupWritable);
+      }
+      await fs.mkdir(path.join(envDir, OBJECTS_DIR), { recursive: true });
+      await chmodShared(path.join(envDir, OBJECTS_DIR), this.options.groupWritable);
     } catch (error) {
       throw new PydepotError(`cannot create ${envDir}: ${(error as Error).message}`, {
         path: envDir,
@@ -162,21 +179,48 @@ export class DirectoryPublisher implements Publisher {
     return envDir;
   }
 
-  /** Delete all but the `keep` newest versions; never `current` nor the one just published. */
+  /**
+   * Delete all but the `keep` newest versions; never `current` nor the one
+   * just published, and none that stopped being current less than
+   * `keepDays` ago (artists may still be running it).
+   */
   private async applyRetention(envDir: string, published: string, log: (m: string) => void): Promise<string[]> {
     const keep = this.options.keep;
     if (!keep || keep < 1) return [];
+    const graceMs = (this.options.keepDays ?? DEFAULT_KEEP_DAYS) * 86_400_000;
     const current = await readCurrentVersion(envDir);
     const order = await versionsNewestFirst(envDir);
     const kept = new Set([...order.slice(0, keep), current, published]);
+    const retiredAt = await retirementTimes(envDir);
     const removed: string[] = [];
+    const spared: string[] = [];
     for (const version of order.filter((v) => !kept.has(v))) {
+      const since = retiredAt.get(version) ?? (await fs.stat(path.join(envDir, version))).mtimeMs;
+      if (Date.now() - since < graceMs) {
+        spared.push(version);
+        continue;
+      }
       await retire(envDir, version);
       removed.push(version);
     }
     if (removed.length) log(`retention (keep ${keep}): removed ${removed.join(', ')}`);
+    if (spared.length) log(`retention (keep ${keep}): kept ${spared.join(', ')} for now (current less than ${graceMs / 86_400_000} day(s) ago; "keepDays")`);
     return removed;
   }
+}
+
+/** Retention's default grace period: a replaced version stays this many days. */
+export const DEFAULT_KEEP_DAYS = 7;
+
+/** When each version last stopped being current (the time of the release after its last one). */
+async function retirementTimes(envDir: string): Promise<Map<string, number>> {
+  const releases = await readReleases(envDir);
+  const at = new Map<string, number>();
+  releases.forEach((r, i) => {
+    const next = releases[i + 1];
+    if (next && next.version !== r.version) at.set(r.version, Date.parse(next.at));
+  });
+  return at;
 }
 
 /** Delete a version: renamed aside first, so a deletion cut short leaves a hidden folder, never half a version. */
@@ -375,7 +419,7 @@ export async function pointCurrent(envDir: string, version: string): Promise<boo
       if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
     }
   }
-  await writeJsonAtomic(file, { version, path: version });
+  await writeJsonAtomic(file, { version, path: version }, POINTER_MODE);
   checkpoint('current.json');
   return true;
 }

@@ -7,6 +7,8 @@ import { writeFileAtomic, writeJsonAtomic } from '../fs/atomic';
 /** The publish log of one environment in the depot, newest last. */
 export const RELEASES_FILE = 'releases.json';
 export const CHANGELOG_FILE = 'CHANGELOG.md';
+/** Pointers and logs in a depot: readable by every user whatever the publisher's umask. */
+export const POINTER_MODE = 0o644;
 
 export interface PackageChanges {
   added: InstalledPackage[];
@@ -49,8 +51,8 @@ export async function readReleases(envDir: string): Promise<Release[]> {
 /** Append a release and rewrite the changelog (both atomically). */
 export async function recordRelease(envDir: string, release: Omit<Release, 'at'>, name: string): Promise<Release[]> {
   const releases = [...(await readReleases(envDir)), { ...release, at: new Date().toISOString() }];
-  await writeJsonAtomic(path.join(envDir, RELEASES_FILE), { schemaVersion: 1, releases });
-  await writeFileAtomic(path.join(envDir, CHANGELOG_FILE), renderChangelog(name, releases));
+  await writeJsonAtomic(path.join(envDir, RELEASES_FILE), { schemaVersion: 1, releases }, POINTER_MODE);
+  await writeFileAtomic(path.join(envDir, CHANGELOG_FILE), renderChangelog(name, releases), POINTER_MODE);
   return releases;
 }
 

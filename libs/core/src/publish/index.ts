@@ -14,6 +14,10 @@ export interface PublisherSettings {
   depot: string;
   /** Versions to keep (directory). */
   keep?: number;
+  /** Days a replaced version survives retention (directory; default 7). */
+  keepDays?: number;
+  /** Group-writable folders and files (directory). */
+  groupWritable?: boolean;
   /** Branch (git). */
   branch?: string;
   /** Git LFS attributes for binaries (git). */
@@ -31,7 +35,7 @@ export function getPublisher(settings: PublisherSettings | string): Publisher {
   const s = typeof settings === 'string' ? { depot: settings } : settings;
   switch (s.to ?? 'directory') {
     case 'directory':
-      return new DirectoryPublisher(s.depot, { keep: s.keep });
+      return new DirectoryPublisher(s.depot, { keep: s.keep, keepDays: s.keepDays, groupWritable: s.groupWritable });
     case 'git':
       return new GitPublisher(s.depot, { branch: s.branch, lfs: s.lfs, cacheDir: cacheDir() });
     case 'archive': {

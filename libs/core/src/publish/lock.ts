@@ -44,6 +44,7 @@ export async function acquireFileLock(file: string, options: LockOptions & { act
   for (;;) {
     try {
       const handle = await fs.open(file, 'wx');
+      await handle.chmod(0o644); // others read who holds it, whatever this agent's umask
       await handle.writeFile(JSON.stringify(me));
       await handle.close();
       const timer = setInterval(() => {

@@ -52,7 +52,7 @@ export interface EnvironmentSpec {
   index: IndexSettings;
   includeStdlibTests: boolean;
   verify: { imports: string[]; commands: string[][]; importPackages?: boolean; packages?: string[] };
-  publish: { to?: 'directory' | 'git' | 'archive'; depot?: string; keep?: number; branch?: string; lfs?: boolean; formats?: Array<'tar.zst' | 'zip'> };
+  publish: { to?: 'directory' | 'git' | 'archive'; depot?: string; keep?: number; keepDays?: number; groupWritable?: boolean; branch?: string; lfs?: boolean; formats?: Array<'tar.zst' | 'zip'> };
 }
 
 /** Read and validate an environment.json. Errors name the file and the field. */
@@ -148,6 +148,8 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
       to: spec.publish?.to,
       depot: spec.publish?.depot,
       keep: spec.publish?.keep,
+      keepDays: spec.publish?.keepDays,
+      groupWritable: spec.publish?.groupWritable,
       branch: spec.publish?.branch,
       lfs: spec.publish?.lfs,
       formats: spec.publish?.formats,

@@ -5,6 +5,8 @@ export interface PublishExecutorSchema {
   to?: 'directory' | 'git' | 'archive';
   depot?: string;
   keep?: number;
+  keepDays?: number;
+  groupWritable?: boolean;
   branch?: string;
   lfs?: boolean;
   formats?: Array<'tar.zst' | 'zip'>;
