@@ -66,7 +66,9 @@ deactivate () {
 }
 deactivate nondestructive
 
-PYDEPOT_ENV="$(cd "$(dirname "$_pydepot_self")/.." && pwd)"
+# The version folder itself (pwd -P resolves "current"): the shell keeps running the
+# version it activated, whatever a publish does to "current"; activate again to move on.
+PYDEPOT_ENV="$(cd "$(dirname "$_pydepot_self")/.." && pwd -P)"
 PYDEPOT_ENV_NAME="@NAME@"
 export PYDEPOT_ENV PYDEPOT_ENV_NAME
 unset _pydepot_self
