@@ -55,12 +55,14 @@ describe('pipeline (CPython 3.12, local wheels)', () => {
       const link = path.join(dir, 'link-to-hello');
       symlinkSync(moved, link);
       for (const root of [moved, link]) {
-        expect(exec(path.join(root, 'bin/python'), ['-c', 'import hello_tool, sys; print(sys.prefix)']).trim()).toBe(root);
+        // Pinned: the interpreter runs from the folder's real path (a symlink such as `current` is resolved once, at start-up).
+        const real = execFileSync('realpath', [root]).toString().trim();
+        expect(exec(path.join(root, 'bin/python'), ['-c', 'import hello_tool, sys; print(sys.prefix)']).trim()).toBe(real);
         expect(exec(path.join(root, 'bin/hello-tool'))).toBe('hello-tool 1.0.0\n');
         expect(exec(path.join(root, 'bin/pip'), ['list', '--format=freeze'], { PIP_CONFIG_FILE: '/dev/null' })).toContain('hello-tool==1.0.0');
         const paths = JSON.parse(exec(path.join(root, 'bin/python'), ['-c', 'import json, sysconfig; print(json.dumps(sysconfig.get_paths()))']));
-        for (const value of Object.values<string>(paths)) expect(value.startsWith(root)).toBe(true);
-        expect(exec(path.join(root, 'bin/python3.12-config'), ['--prefix']).trim()).toBe(execFileSync('realpath', [root]).toString().trim());
+        for (const value of Object.values<string>(paths)) expect(value.startsWith(real)).toBe(true);
+        expect(exec(path.join(root, 'bin/python3.12-config'), ['--prefix']).trim()).toBe(real);
       }
       // No text file names the workspace; the audit (text and binary) finds nothing either.
       expect(grepText(moved, path.join(dir, 'ws'))).toEqual([]);
