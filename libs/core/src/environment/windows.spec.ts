@@ -80,7 +80,8 @@ describe('POSIX activate', () => {
     try {
       execFileSync('ln', ['-s', path.join(dir, 'share/tool/v1'), path.join(dir, 'current')]);
       const out = execFileSync('bash', ['-c', `PATH=/usr/bin:/bin; cd /; . "${dir}/current/bin/activate"; echo "$PYDEPOT_ENV|$PYDEPOT_ENV_NAME|\${PATH%%:*}|$PYTHONNOUSERSITE"; deactivate; echo "$PATH|\${PYDEPOT_ENV:-unset}|\${PYTHONNOUSERSITE:-unset}"`]).toString();
-      expect(out).toBe(`${dir}/current|tool|${dir}/current/bin|1\n/usr/bin:/bin|unset|unset\n`);
+      // Pinned: the shell runs the version it activated (current resolved once), until it activates again.
+      expect(out).toBe(`${dir}/share/tool/v1|tool|${dir}/share/tool/v1/bin|1\n/usr/bin:/bin|unset|unset\n`);
       expect(readFileSync(path.join(dir, 'share/tool/v1/bin/activate'), 'utf8')).not.toContain(dir);
     } finally {
       cleanup();

@@ -16,9 +16,16 @@ function errorOf(fn: () => unknown): PydepotError {
 
 describe('environment spec', () => {
   it('normalises a version string to an installed-CPython request and fills defaults', () => {
-    const spec = parse({ python: '3.12', packages: ['pillow==11.0.0'], requirements: ['requirements.txt'] });
+    const { dir, cleanup } = testdir({ 'environments/tool/requirements.txt': 'click>=8\n' });
+    try {
+      const spec = parseEnvironmentSpec(JSON.stringify({ python: '3.12', packages: ['pillow==11.0.0'], requirements: ['requirements.txt'] }), path.join(dir, 'environments/tool/environment.json'), 'tool');
+      expect(spec.requirements).toEqual([path.join(dir, 'environments/tool/requirements.txt')]);
+    } finally {
+      cleanup();
+    }
+    const spec = parse({ python: '3.12', packages: ['pillow==11.0.0'] });
     expect(spec.python).toEqual({ source: 'version', version: '3.12' });
-    expect(spec.requirements).toEqual(['/ws/environments/tool/requirements.txt']);
+    expect(spec.pythonPath).toBe('ignore');
     expect(spec.index).toEqual({ url: DEFAULT_INDEX_URL, extraUrls: [], findLinks: [], noIndex: false });
     expect(spec.includeStdlibTests).toBe(false);
     expect(spec.name).toBe('tool');
@@ -28,6 +35,57 @@ describe('environment spec', () => {
     const sha256 = 'a'.repeat(64);
     expect(parse({ python: { archive: 'py.tar.gz', sha256 } }).python).toEqual({ source: 'archive', archive: '/ws/environments/tool/py.tar.gz', sha256 });
     expect(parse({ python: { archive: 'https://example.test/py.tar.gz', sha256 } }).python).toMatchObject({ archive: 'https://example.test/py.tar.gz' });
+  });
+
+  it('fails fast, naming the field, on a package that is a URL, a direct reference or a typo', () => {
+    const cases: Array<[string, RegExp, RegExp]> = [
+      ['https://files.example/pillow-11.0.0-py3-none-any.whl', /"packages\[0\]".*is a URL or a path/, /findLinks/],
+      ['pillow @ https://files.example/pillow.whl', /is a direct reference/, /"index" settings/],
+      ['pillow=11.0.0', /is not a valid requirement specifier/, /pin with "=="/],
+      ['./wheels/x.whl', /is a URL or a path/, /findLinks/],
+      ['pillow==11.0.0; python_version >= "3.9"', /^$/, /^$/],
+      ['rich[jupyter]>=13,<15', /^$/, /^$/],
+    ];
+    for (const [entry, message, hint] of cases) {
+      if (message.source === '^$') expect(() => parse({ python: '3.12', packages: [entry] })).not.toThrow();
+      else {
+        const error = errorOf(() => parse({ python: '3.12', packages: [entry] }));
+        expect([entry, error.message]).toEqual([entry, expect.stringMatching(message)]);
+        expect(error.hint).toMatch(hint);
+      }
+    }
+  });
+
+  it('refuses requirements-file lines that change package sources, naming the file and the line', () => {
+    const { dir, cleanup } = testdir({
+      'environments/tool/requirements.txt': '# studio tools\nclick>=8 \\\n  --hash=sha256:abc\n-r more.txt\n',
+      'environments/tool/more.txt': 'rich==13.0.0\n--extra-index-url https://evil.example/simple\n',
+      'environments/tool/typo.txt': '--index-ur https://pypi.org/simple\n',
+      'environments/tool/editable.txt': '-e ../src\n',
+      'environments/tool/direct.txt': 'numpy @ https://files.example/numpy.whl\n',
+    });
+    try {
+      const spec = (requirements: string[]) => () => parseEnvironmentSpec(JSON.stringify({ python: '3.12', requirements }), path.join(dir, 'environments/tool/environment.json'), 'tool');
+      const nested = errorOf(spec(['requirements.txt']));
+      expect(nested.message).toBe(`${path.join(dir, 'environments/tool/more.txt')}:2: "--extra-index-url https://evil.example/simple" changes where packages come from`);
+      expect(nested.hint).toMatch(/index\.extraUrls/);
+      expect(errorOf(spec(['typo.txt'])).message).toMatch(/typo\.txt:1: "--index-ur https:\/\/pypi.org\/simple" uses an option pydepot does not accept/);
+      expect(errorOf(spec(['editable.txt'])).message).toMatch(/editable\.txt:1: "-e \.\.\/src" is an editable install/);
+      expect(errorOf(spec(['direct.txt'])).message).toMatch(/direct\.txt:1: "numpy @ https:\/\/files\.example\/numpy\.whl" is a direct reference/);
+      expect(errorOf(spec(['missing.txt'])).message).toMatch(/field "requirements\[0\]" names .*missing\.txt, which cannot be read/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('limits environment names to what is safe on every OS and share', () => {
+    for (const bad of ['bad case', 'Tool', 'con', 'tool.', '-tool', 'a/b', 'x'.repeat(65)]) {
+      const error = errorOf(() => parseEnvironmentSpec(JSON.stringify({ python: '3.12' }), `/ws/environments/${bad}/environment.json`, bad));
+      expect([bad, error.message]).toEqual([bad, expect.stringContaining(`folder name "${bad}" cannot be used`)]);
+      expect(error.hint).toMatch(/lower-case letters, digits/);
+    }
+    expect(errorOf(() => parseEnvironmentSpec('{"python":"3.12"}', '/ws/environments/bad case/environment.json', 'bad case')).hint).toMatch(/e\.g\. "bad-case"/);
+    for (const good of ['cli-tools', 'maya2026.tools', 'a', 'usd_view']) expect(() => parseEnvironmentSpec('{"python":"3.12"}', `/ws/environments/${good}/environment.json`, good)).not.toThrow();
   });
 
   it('names the file and the field of every problem', () => {

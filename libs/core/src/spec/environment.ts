@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PydepotError } from '../errors';
 import { validateJson } from './json-schema';
+import { checkPackages, checkRequirementsFile } from './requirements';
 import schema from './environment.schema.json';
 
 export const ENVIRONMENT_FILE = 'environment.json';
@@ -89,7 +90,24 @@ function loadBaseSpec(file: string, base: string, chain: string[]): EnvironmentS
   return loadEnvironmentSpec(baseFile, base, chain);
 }
 
+/**
+ * Environment (and Nx project, and depot folder) names: safe on every OS and
+ * share. Lower case (shares are often case-insensitive, so "Tool" and "tool"
+ * would collide), no spaces or shell characters, not a Windows device name.
+ */
+export const ENVIRONMENT_NAME = /^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$/;
+const WINDOWS_RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/;
+
+export function checkEnvironmentName(name: string, file: string): void {
+  if (ENVIRONMENT_NAME.test(name) && !WINDOWS_RESERVED.test(name)) return;
+  throw new PydepotError(`${file}: the environment's folder name "${name}" cannot be used: it names the Nx project and the depot folder, which must be safe on every OS and share`, {
+    path: file,
+    hint: `rename the folder: lower-case letters, digits, ".", "_" and "-", starting and ending with a letter or digit, at most 64 characters, not a Windows device name (con, nul, com1, …)${ENVIRONMENT_NAME.test(name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-')) ? `; e.g. "${name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-')}"` : ''}`,
+  });
+}
+
 export function parseEnvironmentSpec(text: string, file: string, name: string, chain?: string[]): EnvironmentSpec {
+  checkEnvironmentName(name, file);
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -126,6 +144,9 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
     });
   }
   const python = base ? base.python : parsePythonRequest(spec.python, fromHere);
+  // Before any stage runs: a typo, a URL or a redirected package source fails here, in a second.
+  checkPackages(file, spec.packages ?? []);
+  (spec.requirements ?? []).forEach((r: string, i: number) => checkRequirementsFile(path.resolve(dir, r), `requirements[${i}]`, file));
   return {
     file,
     name,

@@ -1,7 +1,7 @@
 import type { CreateNodesContextV2 } from '@nx/devkit';
 import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
-import { createDependencies, createNodesV2, pluginInputs } from './plugin';
+import { createDependencies, createNodesV2, pluginInputs, assertNoBaseCycle } from './plugin';
 
 describe('pydepot inference plugin', () => {
   const workspace = path.resolve(__dirname, '../../../..');
@@ -70,5 +70,18 @@ describe('pydepot inference plugin', () => {
     } finally {
       cleanup();
     }
+  });
+
+  it('reports a "base" cycle naming every spec in it (Nx alone would only say "circular dependency")', () => {
+    const bases = new Map([
+      ['a', { base: 'b', file: 'environments/a/environment.json' }],
+      ['b', { base: 'c', file: 'environments/b/environment.json' }],
+      ['c', { base: 'a', file: 'environments/c/environment.json' }],
+      ['d', { base: 'a', file: 'environments/d/environment.json' }],
+    ]);
+    expect(() => assertNoBaseCycle(bases)).toThrow(
+      'environments/a/environment.json: field "base" makes a cycle: a → b → c → a (environments/a/environment.json, environments/b/environment.json, environments/c/environment.json)',
+    );
+    expect(() => assertNoBaseCycle(new Map([['d', { base: 'a', file: 'environments/d/environment.json' }]]))).not.toThrow();
   });
 });

@@ -81,20 +81,45 @@ export const createDependencies: CreateDependencies<PydepotPluginOptions> = (_op
   const add = (source: string, target: string | undefined, sourceFile: string) => {
     if (target && target !== source) deps.push({ source, target, sourceFile, type: DependencyType.static });
   };
+  const bases = new Map<string, { base: string; file: string }>(); // environment folder → its base
   for (const [name, project] of Object.entries(context.projects)) {
     if (project.tags?.includes(ENVIRONMENT_TAG)) {
       const specFile = path.posix.join(project.root, 'environment.json');
       const abs = path.join(context.workspaceRoot, specFile);
       for (const required of declaredRequirementNames(abs)) add(name, packages.get(required), specFile);
       const base = declaredBase(abs);
-      if (base) add(name, environments.get(base), specFile);
+      if (base) {
+        add(name, environments.get(base), specFile);
+        bases.set(path.posix.basename(project.root), { base, file: specFile });
+      }
     } else if (project.tags?.includes(PACKAGE_TAG)) {
       const file = path.posix.join(project.root, 'pyproject.toml');
       for (const dep of readPyproject(path.join(context.workspaceRoot, file)).dependencies) add(name, packages.get(requirementName(dep) ?? ''), file);
     }
   }
+  assertNoBaseCycle(bases);
   return deps;
 };
+
+/**
+ * A "base" cycle would surface only as Nx's "circular dependency" with no
+ * file named: report it here, with every spec in the cycle.
+ */
+export function assertNoBaseCycle(bases: Map<string, { base: string; file: string }>): void {
+  for (const start of bases.keys()) {
+    const chain = [start];
+    for (let at = bases.get(start)?.base; at !== undefined; at = bases.get(at)?.base) {
+      if (at === start) {
+        const files = chain.map((env) => bases.get(env)!.file);
+        throw new Error(
+          `${files[0]}: field "base" makes a cycle: ${[...chain, start].join(' → ')} (${files.join(', ')}).\nHint: an environment cannot be built on itself, directly or through others: remove "base" from one of these files.`,
+        );
+      }
+      if (chain.includes(at)) break; // a cycle that does not pass through start: reported from its own members
+      chain.push(at);
+    }
+  }
+}
 
 /**
  * Before tasks run: fall back to the local cache when the remote cache server
@@ -290,7 +315,7 @@ export function pluginInputs(workspaceRoot: string): Array<string | { externalDe
   const libs = path.relative(workspaceRoot, path.resolve(__dirname, '..', '..', '..'));
   if (libs.startsWith('..') || path.isAbsolute(libs)) return [{ externalDependencies: [EXECUTORS] }];
   const at = (p: string) => `{workspaceRoot}/${path.posix.join(libs.split(path.sep).join('/'), p)}`;
-  return [at('core/src/**/*'), at('core/python/**/*'), at('nx-plugin/src/**/*'), at('nx-plugin/bin/**/*'), at('nx-plugin/*.{js,json}'), `!${at('**/*.spec.ts')}`];
+  return [at('core/src/**/*'), at('core/python/**/*'), at('core/native/**/*'), at('nx-plugin/src/**/*'), at('nx-plugin/bin/**/*'), at('nx-plugin/*.{js,json}'), `!${at('**/*.spec.ts')}`];
 }
 
 function identityScript(workspaceRoot: string): string {
