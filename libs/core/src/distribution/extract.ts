@@ -1,7 +1,9 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import * as zlib from 'node:zlib';
+import { Parser, ReadEntry } from 'tar';
+import * as yauzl from 'yauzl';
 import { PydepotError } from '../errors';
 import { runStreaming } from '../process/run';
 
@@ -20,27 +22,57 @@ export function archiveFormat(file: string): ArchiveFormat {
 }
 
 /**
- * Extract an archive into `dest` (created; must not exist) without ever
- * writing outside it. Entries with absolute paths or `..`, and links that
- * lead outside `dest`, are refused with the entry's name. Symlinks are
- * created after every file, so no write can pass through one, then each is
- * checked by resolving it for real (a chain of in-tree links can still escape).
+ * What an archive may expand to. A CPython distribution is ~3.5k entries and
+ * ~4-5× its compressed size (25k entries and 150 MB with its tests), so
+ * these stop a bomb long before it hurts: by entry count, and by bytes
+ * written, at `maxRatio` × the archive's size (at least `ratioFloor`, at most
+ * `maxBytes`). Extraction streams: memory stays bounded (a few MB of buffers)
+ * whatever the archive claims.
  */
-export async function extractArchive(archive: string, dest: string): Promise<void> {
-  await fs.mkdir(dest, { recursive: false });
-  const writer = new SafeWriter(dest, archive);
+export interface ExtractLimits {
+  maxEntries: number;
+  maxBytes: number;
+  maxRatio: number;
+  ratioFloor: number;
+}
+
+export const EXTRACT_LIMITS: ExtractLimits = { maxEntries: 200_000, maxBytes: 16 * 2 ** 30, maxRatio: 200, ratioFloor: 256 * 2 ** 20 };
+
+/**
+ * Extract an archive into `dest` (created; must not exist) without ever
+ * writing outside it. Parsing is node-tar's and yauzl's (maintained,
+ * hardened readers); what may be written is decided here, entry by entry:
+ * entries with absolute paths, `..` or backslash traversal, devices and
+ * fifos, hard links to anything but a file extracted before, and symlinks
+ * that lead outside `dest` (lexically, or once resolved for real through a
+ * chain of in-tree links) are refused with the entry's name. Symlinks are
+ * created after every file and folder, so no write passes through one.
+ */
+export async function extractArchive(archive: string, dest: string, limits: ExtractLimits = EXTRACT_LIMITS): Promise<void> {
   const format = archiveFormat(archive);
-  if (format === 'zip') await extractZip(archive, writer);
-  else if (format === 'tar') await extractTar(createReadStream(archive), writer);
-  else if (format === 'tar.gz') await extractTar(createReadStream(archive).pipe(zlib.createGunzip()), writer);
-  else {
-    const zstd = runStreaming('zstd', ['-dcq', archive], {
-      failure: `cannot decompress ${archive}`,
-      hint: 'install zstd (Debian: apt-get install zstd) or use a .tar.gz archive',
+  const size = (await fs.stat(archive)).size;
+  await fs.mkdir(dest, { recursive: false });
+  const budget = Math.min(limits.maxBytes, Math.max(limits.ratioFloor, limits.maxRatio * size));
+  const writer = new SafeWriter(dest, archive, { maxEntries: limits.maxEntries, budget });
+  try {
+    if (format === 'zip') await extractZip(archive, writer);
+    else if (format === 'tar') await extractTar(createReadStream(archive), writer);
+    else if (format === 'tar.gz') await extractTar(createReadStream(archive).pipe(zlib.createGunzip()), writer);
+    else {
+      const zstd = runStreaming('zstd', ['-dcq', archive], {
+        failure: `cannot decompress ${archive}`,
+        hint: 'install zstd (Debian: apt-get install zstd) or use a .tar.gz archive',
+      });
+      await Promise.all([extractTar(zstd.stdout, writer), zstd.done]);
+    }
+    await writer.finish();
+  } catch (error) {
+    if (error instanceof PydepotError) throw error;
+    throw new PydepotError(`${archive} is not a valid ${format} archive (truncated or corrupt: ${(error as Error).message})`, {
+      path: archive,
+      hint: 'download it again, or check that the file is what its name says; nothing was written outside the target folder',
     });
-    await Promise.all([extractTar(zstd.stdout, writer), zstd.done]);
   }
-  await writer.finish();
 }
 
 interface PendingLink {
@@ -51,10 +83,15 @@ interface PendingLink {
 class SafeWriter {
   private readonly symlinks: PendingLink[] = [];
   private readonly dirModes = new Map<string, number>();
+  /** Files being written, by absolute path: a hard link waits for its target. */
+  private readonly writing = new Map<string, Promise<void>>();
+  private entries = 0;
+  private written = 0;
 
   constructor(
     readonly root: string,
     readonly archive: string,
+    readonly limits: { maxEntries: number; budget: number },
   ) {}
 
   refuse(entry: string, why: string): never {
@@ -62,6 +99,11 @@ class SafeWriter {
       path: this.archive,
       hint: 'the archive is damaged or hostile; nothing was written outside the target folder',
     });
+  }
+
+  /** Count an entry; refuse an archive with more of them than any Python distribution has. */
+  count(name: string): void {
+    if (++this.entries > this.limits.maxEntries) this.refuse(name, `is entry number ${this.entries}: more than ${this.limits.maxEntries} entries (an entry-count bomb?)`);
   }
 
   /** Validate an entry name and return its absolute path inside the root. */
@@ -77,27 +119,64 @@ class SafeWriter {
   async dir(name: string, mode = 0o755): Promise<void> {
     const abs = this.resolve(name);
     await fs.mkdir(abs, { recursive: true });
-    this.dirModes.set(abs, mode | 0o700);
+    this.dirModes.set(abs, (mode & 0o777) | 0o700);
   }
 
-  async file(name: string, mode: number, data: AsyncIterable<Buffer> | Buffer): Promise<void> {
+  /**
+   * A writable stream into a new file: created exclusively (never through an
+   * existing entry), with the bytes counted against the archive's budget and
+   * the entry's declared size.
+   */
+  file(name: string, mode: number, declared?: number): Writable {
     const abs = this.resolve(name);
     if (abs === this.root) this.refuse(name, 'is not a file name');
-    await fs.mkdir(path.dirname(abs), { recursive: true });
-    await fs.rm(abs, { force: true });
-    const handle = await fs.open(abs, 'wx', (mode & 0o777) | 0o600);
-    try {
-      if (Buffer.isBuffer(data)) await handle.write(data);
-      else for await (const chunk of data) await handle.write(chunk);
-    } finally {
-      await handle.close();
-    }
-    await fs.chmod(abs, (mode & 0o777) | 0o600);
+    let handle: fs.FileHandle | undefined;
+    let bytes = 0;
+    const opened = (async () => {
+      await fs.mkdir(path.dirname(abs), { recursive: true });
+      await fs.rm(abs, { force: true });
+      handle = await fs.open(abs, 'wx', 0o600);
+    })();
+    let finished!: (error?: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => (finished = (error) => (error ? reject(error) : resolve())));
+    done.catch(() => undefined);
+    this.writing.set(abs, done);
+    return new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        bytes += chunk.length;
+        this.written += chunk.length;
+        try {
+          if (declared !== undefined && bytes > declared) this.refuse(name, `holds more data than its header declares (${declared} bytes)`);
+          if (this.written > this.limits.budget) {
+            this.refuse(name, `would expand the archive past ${Math.round(this.limits.budget / 2 ** 20)} MiB (a decompression bomb?)`);
+          }
+        } catch (error) {
+          return callback(error as Error);
+        }
+        opened.then(() => handle!.write(chunk)).then(() => callback(), callback);
+      },
+      final: (callback) => {
+        opened
+          .then(async () => {
+            await handle!.close();
+            await fs.chmod(abs, (mode & 0o777) | 0o600);
+          })
+          .then(() => {
+            finished();
+            callback();
+          }, callback);
+      },
+      destroy: (error, callback) => {
+        finished(error ?? new Error('cancelled'));
+        opened.then(() => handle?.close()).then(() => callback(error), () => callback(error));
+      },
+    });
   }
 
   async hardlink(name: string, target: string): Promise<void> {
     const abs = this.resolve(name);
     const from = this.resolve(target);
+    await this.writing.get(from)?.catch(() => undefined);
     const st = await fs.lstat(from).catch(() => undefined);
     if (!st?.isFile()) this.refuse(name, `is a hard link to "${target}", which is not a file extracted before it`);
     await fs.mkdir(path.dirname(abs), { recursive: true });
@@ -115,24 +194,43 @@ class SafeWriter {
     this.symlinks.push({ name, target });
   }
 
+  /**
+   * Create the symlinks, one at a time, each only where its folder really is
+   * inside the root, and check where it leads once it exists: links that are
+   * each lexically inside can still chain outside (`a/up -> ..`, `a/out ->
+   * up/..`), and a later link must not be created through an earlier one.
+   */
   async finish(): Promise<void> {
+    await Promise.all([...this.writing.values()]);
+    const realRoot = await fs.realpath(this.root);
+    const created: Array<{ link: PendingLink; abs: string }> = [];
+    const escapes = async (abs: string) => {
+      const real = await fs.realpath(abs).catch(() => undefined);
+      return real !== undefined && !isInside(realRoot, real);
+    };
     for (const link of this.symlinks) {
       const abs = this.resolve(link.name);
-      await fs.mkdir(path.dirname(abs), { recursive: true });
+      await fs.mkdir(path.dirname(abs), { recursive: true }).catch(() => undefined);
+      const parentReal = await fs.realpath(path.dirname(abs)).catch(() => undefined);
+      if (parentReal === undefined || !isInside(realRoot, parentReal)) this.refuse(link.name, 'lies under a symlink that leads outside the target folder');
       try {
         await fs.symlink(link.target, abs);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'EEXIST') this.refuse(link.name, 'is a symlink over an existing entry');
         throw error;
       }
+      if (await escapes(abs)) {
+        await fs.rm(abs, { force: true });
+        this.refuse(link.name, `is a symlink that resolves outside the target folder (${link.target})`);
+      }
+      created.push({ link, abs });
     }
-    const realRoot = await fs.realpath(this.root);
-    for (const link of this.symlinks) {
-      const abs = this.resolve(link.name);
-      const real = await fs.realpath(abs).catch(() => undefined);
-      if (real !== undefined && !isInside(realRoot, real)) this.refuse(link.name, `is a symlink that resolves outside the target folder (${link.target})`);
-      const parentReal = await fs.realpath(path.dirname(abs));
-      if (!isInside(realRoot, parentReal)) this.refuse(link.name, 'lies under a symlink that leads outside the target folder');
+    // A link created dangling may lead outside once the links after it exist.
+    for (const { link, abs } of created) {
+      if (await escapes(abs)) {
+        await Promise.all(created.map((c) => fs.rm(c.abs, { force: true })));
+        this.refuse(link.name, `is a symlink that resolves outside the target folder (${link.target})`);
+      }
     }
     for (const [dir, mode] of [...this.dirModes].sort((a, b) => b[0].length - a[0].length)) await fs.chmod(dir, mode);
   }
@@ -143,193 +241,118 @@ export function isInside(root: string, p: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-// ---- tar (ustar, GNU long names, pax) ----
+// ---- tar (node-tar's parser: ustar, GNU, pax) ----
 
-async function extractTar(stream: Readable, writer: SafeWriter): Promise<void> {
-  const reader = new ByteReader(stream);
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  let pax: Record<string, string> = {};
-  for (;;) {
-    const header = await reader.read(512);
-    if (!header || header.every((b) => b === 0)) break;
-    verifyChecksum(header, writer.archive);
-    const type = String.fromCharCode(header[156] || 48);
-    const size = readNumber(header.subarray(124, 136));
-    const padded = Math.ceil(size / 512) * 512;
-    const prefix = cstring(header.subarray(345, 500));
-    const ustar = cstring(header.subarray(257, 263)).startsWith('ustar');
-    let name = pax.path ?? longName ?? (ustar && prefix ? `${prefix}/${cstring(header.subarray(0, 100))}` : cstring(header.subarray(0, 100)));
-    const linkName = pax.linkpath ?? longLink ?? cstring(header.subarray(157, 257));
-    const mode = readNumber(header.subarray(100, 108));
-    if (type === 'L' || type === 'K' || type === 'x' || type === 'g') {
-      const body = (await reader.read(padded)) ?? Buffer.alloc(0);
-      const text = body.subarray(0, size).toString('utf8');
-      if (type === 'L') longName = text.replace(/\0.*$/s, '');
-      else if (type === 'K') longLink = text.replace(/\0.*$/s, '');
-      else if (type === 'x') pax = { ...pax, ...parsePax(text) };
-      continue;
-    }
-    longName = longLink = undefined;
-    pax = {};
-    name = name.replace(/\/+$/, (m) => (type === '5' ? '' : m));
-    if (type === '0' || type === '\0' || type === '7') {
-      await writer.file(name, mode, reader.stream(size));
-      await reader.skip(padded - size);
-    } else {
-      await reader.skip(padded);
-      if (type === '5') await writer.dir(name, mode);
-      else if (type === '2') writer.symlink(name, linkName);
-      else if (type === '1') await writer.hardlink(name, linkName);
-      else writer.refuse(name, `has unsupported tar type "${type}" (device, fifo or unknown)`);
-    }
-  }
-}
-
-function verifyChecksum(header: Buffer, archive: string): void {
-  const stored = readNumber(header.subarray(148, 156));
-  let sum = 0;
-  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : header[i];
-  if (sum !== stored) {
-    throw new PydepotError(`${archive} is not a valid tar archive (header checksum mismatch)`, {
-      path: archive,
-      hint: 'the download may be truncated or the file is not what its name says',
-    });
-  }
-}
-
-function readNumber(field: Buffer): number {
-  if (field[0] & 0x80) {
-    let n = 0;
-    for (let i = 1; i < field.length; i++) n = n * 256 + field[i];
-    return n;
-  }
-  const text = cstring(field).trim();
-  return text ? parseInt(text, 8) : 0;
-}
-
-function cstring(buf: Buffer): string {
-  const end = buf.indexOf(0);
-  return buf.subarray(0, end === -1 ? buf.length : end).toString('utf8');
-}
-
-function parsePax(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  let rest = Buffer.from(text, 'utf8');
-  while (rest.length > 0) {
-    const space = rest.indexOf(32);
-    if (space <= 0) break;
-    const len = parseInt(rest.subarray(0, space).toString(), 10);
-    if (!len) break;
-    const record = rest.subarray(space + 1, len - 1).toString('utf8');
-    const eq = record.indexOf('=');
-    if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
-    rest = rest.subarray(len);
-  }
-  return out;
-}
-
-/** Pull-style reads over a byte stream, so the tar parser can ask for exact sizes. */
-class ByteReader {
-  private readonly iterator: AsyncIterator<Buffer>;
-  private buffered: Buffer[] = [];
-  private length = 0;
-  private ended = false;
-
-  constructor(stream: Readable) {
-    this.iterator = stream[Symbol.asyncIterator]();
-  }
-
-  private async fill(n: number): Promise<boolean> {
-    while (this.length < n && !this.ended) {
-      const { value, done } = await this.iterator.next();
-      if (done) this.ended = true;
-      else {
-        this.buffered.push(value);
-        this.length += value.length;
+async function extractTar(input: Readable, writer: SafeWriter): Promise<void> {
+  const parser = new Parser({ strict: true, maxMetaEntrySize: 1 << 20 });
+  const work: Promise<void>[] = [];
+  let failure: unknown;
+  const fail = (error: unknown) => {
+    failure ??= error;
+    input.destroy();
+    parser.abort(error instanceof Error ? error : new Error(String(error)));
+  };
+  parser.on('entry', (entry: ReadEntry) => {
+    try {
+      writer.count(entry.path);
+      switch (entry.type) {
+        case 'File':
+        case 'OldFile':
+        case 'ContiguousFile': {
+          const sink = writer.file(entry.path, entry.mode ?? 0o644, entry.size);
+          work.push(
+            new Promise<void>((resolve, reject) => {
+              sink.on('finish', resolve);
+              sink.on('error', reject);
+            }).catch(fail),
+          );
+          entry.pipe(sink);
+          return;
+        }
+        case 'Directory':
+          work.push(writer.dir(entry.path, entry.mode ?? 0o755).catch(fail));
+          break;
+        case 'SymbolicLink':
+          writer.symlink(entry.path, entry.linkpath ?? '');
+          break;
+        case 'Link':
+          work.push(writer.hardlink(entry.path, entry.linkpath ?? '').catch(fail));
+          break;
+        default:
+          writer.refuse(entry.path, `has unsupported tar type "${entry.type}" (device, fifo or unknown)`);
       }
+      entry.resume();
+    } catch (error) {
+      entry.resume();
+      fail(error);
     }
-    return this.length >= n;
-  }
-
-  private take(n: number): Buffer {
-    const all = this.buffered.length === 1 ? this.buffered[0] : Buffer.concat(this.buffered);
-    const out = all.subarray(0, n);
-    const rest = all.subarray(n);
-    this.buffered = rest.length ? [rest] : [];
-    this.length = rest.length;
-    return out;
-  }
-
-  async read(n: number): Promise<Buffer | undefined> {
-    if (n === 0) return Buffer.alloc(0);
-    if (!(await this.fill(n))) {
-      if (this.length === 0) return undefined;
-      throw new PydepotError('archive ends in the middle of an entry (truncated download?)', { hint: 'download the archive again' });
-    }
-    return this.take(n);
-  }
-
-  async skip(n: number): Promise<void> {
-    if (n > 0) await this.read(n);
-  }
-
-  async *stream(n: number): AsyncGenerator<Buffer> {
-    let left = n;
-    while (left > 0) {
-      if (this.length === 0 && !(await this.fill(1))) {
-        throw new PydepotError('archive ends in the middle of a file (truncated download?)', { hint: 'download the archive again' });
-      }
-      const chunk = this.take(Math.min(left, this.length));
-      left -= chunk.length;
-      yield chunk;
-    }
-  }
+  });
+  await new Promise<void>((resolve, reject) => {
+    parser.on('error', (error: Error) => reject(failure ?? error));
+    parser.on('abort', (error: Error) => reject(failure ?? error));
+    parser.on('end', () => resolve());
+    input.on('error', (error) => reject(failure ?? error));
+    input.pipe(parser);
+  });
+  await Promise.all(work);
+  if (failure) throw failure;
 }
 
-// ---- zip (stored and deflated; no zip64) ----
+// ---- zip (yauzl: streaming, zip64, validated sizes and names) ----
+
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
 
 async function extractZip(archive: string, writer: SafeWriter): Promise<void> {
-  const data = await fs.readFile(archive);
-  const bad = (why: string) =>
-    new PydepotError(`${archive} is not a valid zip archive (${why})`, { path: archive, hint: 'the download may be truncated' });
-  let eocd = -1;
-  for (let i = data.length - 22; i >= Math.max(0, data.length - 22 - 0xffff); i--) {
-    if (data.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
+  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+    yauzl.open(archive, { lazyEntries: true, autoClose: true, validateEntrySizes: true, decodeStrings: true }, (error, file) => (error ? reject(error) : resolve(file!))),
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const refuse = (error: unknown) => {
+        zip.close();
+        reject(error);
+      };
+      zip.on('error', (error: Error) => {
+        // yauzl validates names before an entry reaches us: say it in our words, naming the entry.
+        const named = /^(absolute path|invalid relative path|invalid characters in fileName): (.*)$/.exec(error.message);
+        if (!named) return refuse(error);
+        const why = { 'absolute path': 'has an absolute path', 'invalid relative path': 'contains ".."', 'invalid characters in fileName': 'has characters no file name may hold (a backslash?)' }[named[1]]!;
+        try {
+          writer.refuse(named[2], why);
+        } catch (refusal) {
+          refuse(refusal);
+        }
+      });
+      zip.on('end', () => resolve());
+      zip.on('entry', (entry: yauzl.Entry) => {
+        handleZipEntry(zip, entry, writer).then(() => zip.readEntry(), refuse);
+      });
+      zip.readEntry();
+    });
+  } finally {
+    zip.close();
   }
-  if (eocd < 0) throw bad('no end-of-central-directory record');
-  const count = data.readUInt16LE(eocd + 10);
-  let offset = data.readUInt32LE(eocd + 16);
-  if (offset === 0xffffffff) throw bad('zip64 archives are not supported');
-  for (let n = 0; n < count; n++) {
-    if (offset + 46 > data.length || data.readUInt32LE(offset) !== 0x02014b50) throw bad('damaged central directory');
-    const madeBy = data.readUInt16LE(offset + 4) >> 8;
-    const method = data.readUInt16LE(offset + 10);
-    const compSize = data.readUInt32LE(offset + 20);
-    const size = data.readUInt32LE(offset + 24);
-    const nameLen = data.readUInt16LE(offset + 28);
-    const extraLen = data.readUInt16LE(offset + 30);
-    const commentLen = data.readUInt16LE(offset + 32);
-    const external = data.readUInt32LE(offset + 38);
-    const local = data.readUInt32LE(offset + 42);
-    const name = data.subarray(offset + 46, offset + 46 + nameLen).toString('utf8');
-    offset += 46 + nameLen + extraLen + commentLen;
-    if (local + 30 > data.length || data.readUInt32LE(local) !== 0x04034b50) throw bad(`damaged local header for "${name}"`);
-    const start = local + 30 + data.readUInt16LE(local + 26) + data.readUInt16LE(local + 28);
-    if (start + compSize > data.length) throw bad(`"${name}" is cut short`);
-    const raw = data.subarray(start, start + compSize);
-    const unixMode = madeBy === 3 ? external >>> 16 : 0;
-    const isDir = name.endsWith('/') || name.endsWith('\\');
-    if (isDir) {
-      await writer.dir(name, unixMode & 0o777 || 0o755);
-      continue;
-    }
-    const content = method === 0 ? raw : method === 8 ? zlib.inflateRawSync(raw) : writer.refuse(name, `uses unsupported compression method ${method}`);
-    if (content.length !== size) throw bad(`"${name}" has the wrong size`);
-    if ((unixMode & 0o170000) === 0o120000) writer.symlink(name, content.toString('utf8'));
-    else await writer.file(name, unixMode & 0o777 || 0o644, content);
+}
+
+async function handleZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, writer: SafeWriter): Promise<void> {
+  const name = entry.fileName;
+  writer.count(name);
+  const unixMode = entry.versionMadeBy >> 8 === 3 ? entry.externalFileAttributes >>> 16 : 0;
+  if (name.endsWith('/')) return writer.dir(name, unixMode & 0o777 || 0o755);
+  const stream = await new Promise<Readable>((resolve, reject) => zip.openReadStream(entry, (error, s) => (error ? reject(error) : resolve(s!))));
+  if ((unixMode & S_IFMT) === S_IFLNK) {
+    if (entry.uncompressedSize > 4096) writer.refuse(name, 'is a symlink with an oversized target');
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    writer.symlink(name, Buffer.concat(chunks).toString('utf8'));
+    return;
   }
+  const sink = writer.file(name, unixMode & 0o777 || 0o644, entry.uncompressedSize);
+  await new Promise<void>((resolve, reject) => {
+    stream.on('error', reject);
+    sink.on('error', reject);
+    sink.on('finish', resolve);
+    stream.pipe(sink);
+  });
 }
