@@ -1,8 +1,12 @@
+import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+
 /**
- * A small JSON-schema (draft-07 subset) validator, so each schema.json stays the
- * single source of truth for what a file may contain. It supports exactly what
- * our schemas use: type, properties, required, additionalProperties, enum,
- * pattern, minLength, minimum, items, minItems, uniqueItems, oneOf and local $ref.
+ * JSON-schema validation with Ajv (draft-07), so each schema.json stays the
+ * single source of truth for what a file may contain; this module only turns
+ * Ajv's errors into messages a person acts on: the field as a path
+ * (`python.sha256`, `packages[2]`), what is wrong, and for a `oneOf` (the
+ * `python` field's forms) the errors of the form the value was evidently
+ * meant as, not of every alternative.
  */
 export interface SchemaIssue {
   /** JSON path of the offending field, e.g. `python.sha256` or `packages[2]`. */
@@ -12,95 +16,113 @@ export interface SchemaIssue {
 
 type Schema = Record<string, any>;
 
-export function validateJson(value: unknown, schema: Schema): SchemaIssue[] {
-  return check(value, schema, schema, '');
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+const compiled = new WeakMap<Schema, ValidateFunction>();
+
+function validator(schema: Schema): ValidateFunction {
+  let fn = compiled.get(schema);
+  if (!fn) {
+    // Compiled without its $id, so one schema object may be compiled once per root it is checked against.
+    const { $id: _id, $schema: _s, ...rest } = schema;
+    fn = ajv.compile(rest);
+    compiled.set(schema, fn);
+  }
+  return fn;
 }
 
-function check(value: unknown, schema: Schema, root: Schema, at: string): SchemaIssue[] {
-  if (schema.$ref) return check(value, resolveRef(root, schema.$ref), root, at);
-  const field = at || '(root)';
-  if (schema.oneOf) {
-    const results = (schema.oneOf as Schema[]).map((s) => check(value, s, root, at));
-    const passing = results.filter((r) => r.length === 0).length;
-    if (passing === 1) return [];
-    if (passing > 1) return [{ field, message: 'matches more than one allowed form' }];
-    // Report the alternative that got furthest (fewest issues, same type), else a summary.
-    // Report the alternative the value was evidently meant as: same type, and for
-    // objects, all of its required fields present (e.g. "archive" + "sha256").
-    const alternatives = schema.oneOf as Schema[];
-    const meant = results.filter((_, i) => typeMatches(value, alternatives[i], root) && hasRequired(value, alternatives[i], root));
-    if (meant.length === 1) return meant[0];
-    const forms = (schema.oneOf as Schema[]).map((s) => describe(s, root)).join(' or ');
-    return [{ field, message: `must be ${forms}` }];
-  }
-  if (schema.type && !typeMatches(value, schema, root)) {
-    return [{ field, message: `must be ${article(schema.type)}, got ${jsonType(value)}` }];
-  }
+export function validateJson(value: unknown, schema: Schema): SchemaIssue[] {
+  return check(value, schema, schema);
+}
+
+function check(value: unknown, schema: Schema, root: Schema): SchemaIssue[] {
+  const validate = validator(schema === root ? root : { ...schema, definitions: root.definitions });
+  if (validate(value)) return [];
+  let errors = [...(validate.errors ?? [])];
   const issues: SchemaIssue[] = [];
-  if (schema.enum && !schema.enum.includes(value)) {
-    issues.push({ field, message: `must be one of ${schema.enum.map((v: unknown) => JSON.stringify(v)).join(', ')}; got ${JSON.stringify(value)}` });
-  }
-  if (typeof value === 'string') {
-    if (schema.minLength !== undefined && value.length < schema.minLength) issues.push({ field, message: 'must not be empty' });
-    if (schema.pattern && !new RegExp(schema.pattern).test(value)) {
-      issues.push({ field, message: `${JSON.stringify(value)} does not match ${schema.pattern}${schema.description ? ` (${schema.description})` : ''}` });
+  // A oneOf failure: report the alternative the value was meant as, or the forms it may take.
+  for (const failed of errors.filter((e) => e.keyword === 'oneOf')) {
+    const at = failed.instancePath;
+    errors = errors.filter((e) => !(e.instancePath === at || e.instancePath.startsWith(`${at}/`)));
+    const alternatives = (failed.schema as Schema[]).map((s) => deref(s, root));
+    const meant = alternatives.filter((s) => typeMatches(failed.data, s) && hasRequired(failed.data, s));
+    if (meant.length === 1) {
+      for (const issue of check(failed.data, meant[0], root)) issues.push({ field: joinPath(fieldOf(at), issue.field === '(root)' ? '' : issue.field) || '(root)', message: issue.message });
+    } else {
+      issues.push({ field: fieldOf(at) || '(root)', message: `must be ${alternatives.map(describe).join(' or ')}` });
     }
   }
-  if (typeof value === 'number' && schema.minimum !== undefined && value < schema.minimum) issues.push({ field, message: `must be at least ${schema.minimum}, got ${value}` });
-  if (Array.isArray(value)) {
-    if (schema.minItems !== undefined && value.length < schema.minItems) issues.push({ field, message: `needs at least ${schema.minItems} item(s)` });
-    if (schema.uniqueItems) {
-      const seen = new Set<string>();
-      value.forEach((v, i) => {
-        const key = JSON.stringify(v);
-        if (seen.has(key)) issues.push({ field: `${at}[${i}]`, message: `duplicates an earlier item ${key}` });
-        seen.add(key);
-      });
-    }
-    if (schema.items) value.forEach((v, i) => issues.push(...check(v, schema.items, root, `${at}[${i}]`)));
-  }
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    const obj = value as Record<string, unknown>;
-    for (const key of schema.required ?? []) {
-      if (!(key in obj)) issues.push({ field: join(at, key), message: 'is required' });
-    }
-    const props: Schema = schema.properties ?? {};
-    for (const [key, v] of Object.entries(obj)) {
-      if (props[key]) issues.push(...check(v, props[key], root, join(at, key)));
-      else if (schema.additionalProperties === false) {
-        const known = Object.keys(props).filter((k) => k !== '$schema');
-        issues.push({ field: join(at, key), message: `is not a known field (known: ${known.join(', ')})` });
-      }
-    }
-  }
+  // A value of the wrong type: that alone is the problem with it.
+  const wrongType = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
+  errors = errors.filter((e) => e.keyword === 'type' || !wrongType.has(e.instancePath));
+  for (const e of errors) issues.push(issueOf(e));
   return issues;
 }
 
-function typeMatches(value: unknown, schema: Schema, root: Schema): boolean {
-  if (schema.$ref) return typeMatches(value, resolveRef(root, schema.$ref), root);
+function issueOf(e: ErrorObject): SchemaIssue {
+  const field = fieldOf(e.instancePath);
+  const parent = (e.parentSchema ?? {}) as Schema;
+  const p = e.params as Record<string, any>;
+  switch (e.keyword) {
+    case 'type':
+      return { field: field || '(root)', message: `must be ${article(String(p.type).split(',')[0])}, got ${jsonType(e.data)}` };
+    case 'enum':
+      return { field, message: `must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}; got ${JSON.stringify(e.data)}` };
+    case 'minLength':
+      return { field, message: 'must not be empty' };
+    case 'pattern':
+      return { field, message: `${JSON.stringify(e.data)} does not match ${p.pattern}${parent.description ? ` (${parent.description})` : ''}` };
+    case 'minimum':
+      return { field, message: `must be at least ${p.limit}, got ${e.data}` };
+    case 'minItems':
+      return { field, message: `needs at least ${p.limit} item(s)` };
+    case 'uniqueItems':
+      return { field: `${field}[${p.i}]`, message: `duplicates an earlier item ${JSON.stringify((e.data as unknown[])[p.i])}` };
+    case 'required':
+      return { field: joinPath(field, p.missingProperty), message: 'is required' };
+    case 'additionalProperties': {
+      const known = Object.keys(parent.properties ?? {}).filter((k) => k !== '$schema');
+      return { field: joinPath(field, p.additionalProperty), message: `is not a known field (known: ${known.join(', ')})` };
+    }
+    default:
+      return { field: field || '(root)', message: e.message ?? `fails "${e.keyword}"` };
+  }
+}
+
+/** "/verify/imports/1" → "verify.imports[1]". */
+function fieldOf(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : joinPath(acc, part)), '');
+}
+
+function deref(schema: Schema, root: Schema): Schema {
+  if (!schema.$ref) return schema;
+  if (!String(schema.$ref).startsWith('#/')) throw new Error(`unsupported $ref ${schema.$ref}`);
+  return deref(
+    String(schema.$ref)
+      .slice(2)
+      .split('/')
+      .reduce((node: Schema, key) => node[key], root),
+    root,
+  );
+}
+
+function typeMatches(value: unknown, schema: Schema): boolean {
   if (!schema.type) return true;
   const types: string[] = Array.isArray(schema.type) ? schema.type : [schema.type];
   return types.some((t) => (t === 'integer' ? Number.isInteger(value) : jsonType(value) === t));
 }
 
-function hasRequired(value: unknown, schema: Schema, root: Schema): boolean {
-  if (schema.$ref) return hasRequired(value, resolveRef(root, schema.$ref), root);
+function hasRequired(value: unknown, schema: Schema): boolean {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return true;
   return (schema.required ?? []).every((key: string) => key in (value as object));
 }
 
-function describe(schema: Schema, root: Schema): string {
-  if (schema.$ref) return describe(resolveRef(root, schema.$ref), root);
+function describe(schema: Schema): string {
   if (schema.title) return `${article(schema.type)} (${schema.title}${schema.required ? ` with ${schema.required.join(', ')}` : ''})`;
   return article(schema.type ?? 'value');
-}
-
-function resolveRef(root: Schema, ref: string): Schema {
-  if (!ref.startsWith('#/')) throw new Error(`unsupported $ref ${ref}`);
-  return ref
-    .slice(2)
-    .split('/')
-    .reduce((node: Schema, key) => node[key], root);
 }
 
 function jsonType(value: unknown): string {
@@ -113,6 +135,7 @@ function article(type: string): string {
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
-function join(at: string, key: string): string {
-  return at ? `${at}.${key}` : key;
+function joinPath(at: string, key: string): string {
+  if (!key) return at;
+  return at ? (key.startsWith('[') ? `${at}${key}` : `${at}.${key}`) : key;
 }
