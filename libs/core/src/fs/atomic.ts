@@ -20,7 +20,14 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   try {
     await fs.writeFile(tmp, data, mode === undefined ? undefined : { mode });
     if (mode !== undefined) await fs.chmod(tmp, mode);
-    await fs.rename(tmp, file);
+    await fs.rename(tmp, file).catch(async (error: NodeJS.ErrnoException) => {
+      // A share that cannot rename over an existing file (some SMB and FUSE
+      // mounts): remove, then rename. Readers may miss the file for that instant.
+      const st = await fs.lstat(file).catch(() => undefined);
+      if (!st?.isFile()) throw error;
+      await fs.rm(file, { force: true });
+      await fs.rename(tmp, file);
+    });
   } catch (error) {
     await fs.rm(tmp, { force: true });
     throw error;

@@ -3,10 +3,11 @@ import * as path from 'node:path';
 import { FILES_INDEX, MANIFEST_FILE, METADATA_FILES, readManifest, SBOM_FILE } from '../environment/manifest';
 import { PydepotError } from '../errors';
 import { siblingTempPath, writeJsonAtomic } from '../fs/atomic';
-import { IndexedEntry, indexTree, mapLimit, pathExists } from '../fs/tree';
+import { IndexedEntry, indexTree, mapLimit, pathExists, walkTree } from '../fs/tree';
 import { checkpoint } from './faults';
 import { POINTER_MODE, readReleases, recordRelease, releaseFor } from './history';
 import { chmodShared, makeShared } from '../fs/permissions';
+import { DepotCapabilities, describeMissing, probeCapabilities } from './capabilities';
 import { acquirePublishLock, LOCK_FILE } from './lock';
 import { run } from '../process/run';
 import { assertFinished, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
@@ -72,6 +73,7 @@ export class DirectoryPublisher implements Publisher {
     try {
       checkpoint('locked');
       const interrupted = await removeLeftovers(envDir);
+      const caps = await this.capabilities(envDir, log);
       const before = await readCurrentVersion(envDir);
       let copied = false;
       let stats = { bytes: 0, linked: 0, copied: 0 };
@@ -79,23 +81,29 @@ export class DirectoryPublisher implements Publisher {
         const tmp = siblingTempPath(versionDir);
         try {
           log(`writing version ${manifest.version} to ${versionDir}`);
-          stats = await assembleVersion(request.buildPath, tmp, path.join(envDir, OBJECTS_DIR));
+          stats = await assembleVersion(request.buildPath, tmp, path.join(envDir, OBJECTS_DIR), caps);
           // Readable (and executable) by every user, whatever this agent's umask.
           await makeShared(tmp, this.options.groupWritable);
           checkpoint('assembled');
           await fs.rename(tmp, versionDir);
           checkpoint('renamed');
           copied = true;
+          // Caching filesystems (FUSE mounts with write-back caches) have lost files in a rename: check before anything can go live.
+          await assertComplete(versionDir, await readIndex(request.buildPath));
         } catch (error) {
           await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+          if (copied) await retire(envDir, manifest.version).catch(() => undefined);
           await collectGarbage(envDir).catch(() => undefined);
           throw new PydepotError(`publishing ${manifest.name} to ${versionDir} failed: ${(error as Error).message}; the depot was left as it was`, {
             path: versionDir,
-            hint: (error as NodeJS.ErrnoException).code === 'ENOSPC' ? 'the depot is full: free space or lower "keep" to remove old versions' : 'check that the depot is writable',
+            hint:
+              (error as NodeJS.ErrnoException).code === 'ENOSPC'
+                ? 'the depot is full: free space or lower "keep" to remove old versions'
+                : ((error as PydepotError).hint ?? `check that the depot is writable (${(error as NodeJS.ErrnoException).code ?? 'see the message'})`),
           });
         }
       }
-      if (!(await isCurrent(envDir, manifest.version))) {
+      if (!(await isCurrent(envDir, manifest.version, caps))) {
         try {
           await passGate(request, versionDir, manifest.name, manifest.version, before);
         } catch (error) {
@@ -105,7 +113,7 @@ export class DirectoryPublisher implements Publisher {
           throw error;
         }
       }
-      const currentChanged = await pointCurrent(envDir, manifest.version);
+      const currentChanged = await pointCurrent(envDir, manifest.version, caps);
       // Also when a killed publish moved current but did not get to log it.
       const last = (await readReleases(envDir)).at(-1)?.version;
       if (currentChanged || last !== manifest.version) {
@@ -138,7 +146,7 @@ export class DirectoryPublisher implements Publisher {
           hint: 'name one of those versions (nx run <env>:rollback --to=<version>)',
         });
       }
-      const currentChanged = await pointCurrent(envDir, target);
+      const currentChanged = await pointCurrent(envDir, target, await this.capabilities(envDir, request.log));
       if (currentChanged) {
         const manifest = await readManifest(path.join(envDir, target));
         const from = current ? await readManifest(path.join(envDir, current)).catch(() => undefined) : undefined;
@@ -158,6 +166,26 @@ export class DirectoryPublisher implements Publisher {
       throw new PydepotError(`${name} ${version ? `version ${version} ` : ''}is not published in ${this.depot}`, { path: location, hint: `run \`nx run ${name}:publish\` first` });
     }
     return { version: chosen, path: location, dispose: async () => undefined };
+  }
+
+  /**
+   * What the depot's filesystem supports (capabilities.ts), and the
+   * adaptations: no symlinks → current.json alone and the environment's own
+   * links as copies; no hard links → copies instead of the content store. A
+   * share that cannot keep executable bits cannot hold a runnable
+   * environment: that is an error naming the capability.
+   */
+  private async capabilities(envDir: string, log: (m: string) => void): Promise<DepotCapabilities> {
+    const caps = await probeCapabilities(envDir);
+    const missing = describeMissing(caps);
+    if (!caps.executableBits) {
+      throw new PydepotError(`the depot ${envDir} does not keep executable bits: a published bin/python could not run from it`, {
+        path: envDir,
+        hint: 'mount the share with executable files allowed (SMB/CIFS: file_mode=0755; NFS: no noexec; rclone: --file-perms 0755), or publish elsewhere',
+      });
+    }
+    if (missing) log(`the depot's filesystem lacks ${missing}: ${[!caps.symlinks && 'current.json alone, symlinks inside environments as copies', !caps.hardLinks && 'copies instead of the content store', !caps.renameOver && 'pointers replaced by remove + rename', !caps.caseSensitive && 'names checked for case collisions'].filter(Boolean).join('; ')}`);
+    return caps;
   }
 
   private async envDir(name: string): Promise<string> {
@@ -302,12 +330,13 @@ async function collectGarbage(envDir: string): Promise<void> {
  * store, then linked. Where the depot cannot hard-link, files are copied
  * straight into `dest` (correct, just without reuse).
  */
-async function assembleVersion(build: string, dest: string, store: string): Promise<{ bytes: number; linked: number; copied: number }> {
+async function assembleVersion(build: string, dest: string, store: string, caps: DepotCapabilities): Promise<{ bytes: number; linked: number; copied: number }> {
   const index = await readIndex(build);
+  if (!caps.caseSensitive) assertNoCaseCollisions(index, dest);
   await fs.mkdir(store, { recursive: true });
-  const canLink = await supportsHardLinks(store);
+  const canLink = caps.hardLinks;
   const stored = new Set(canLink ? await fs.readdir(store) : []);
-  if (stored.size === 0 && process.platform !== 'win32') return copyFirstVersion(build, dest, store, index, canLink);
+  if (stored.size === 0 && process.platform !== 'win32' && caps.symlinks) return copyFirstVersion(build, dest, store, index, canLink);
   await fs.mkdir(dest, { recursive: true });
   for (const e of index) if (e.kind === 'dir') await fs.mkdir(path.join(dest, e.rel), { mode: 0o700 });
   const stats = { bytes: 0, linked: 0, copied: 0 };
@@ -323,8 +352,10 @@ async function assembleVersion(build: string, dest: string, store: string): Prom
     async (e) => {
       const to = path.join(dest, e.rel);
       const key = objectKey(e);
-      if (e.kind === 'symlink') await fs.symlink(e.target!, to);
-      else if (canLink && stored.has(key)) {
+      if (e.kind === 'symlink') {
+        if (caps.symlinks) await fs.symlink(e.target!, to);
+        else await copyLinkTarget(build, e, to);
+      } else if (canLink && stored.has(key)) {
         await fs.link(path.join(store, key), to);
         stats.linked++;
       } else {
@@ -371,18 +402,51 @@ async function copyFirstVersion(build: string, dest: string, store: string, inde
   return { bytes: files.reduce((sum, e) => sum + e.size!, 0) + metadata.reduce((a, b) => a + b, 0), linked: 0, copied: files.length + metadata.filter(Boolean).length };
 }
 
-/** Whether `dir`'s filesystem takes hard links (SMB and NFS shares usually do; some do not). */
-async function supportsHardLinks(dir: string): Promise<boolean> {
-  const probe = siblingTempPath(path.join(dir, 'probe'));
-  try {
-    await fs.writeFile(probe, '');
-    await fs.link(probe, `${probe}-link`);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await fs.rm(probe, { force: true });
-    await fs.rm(`${probe}-link`, { force: true });
+/**
+ * On a share without symlinks, an environment's own link (`bin/python` →
+ * `python3.12`, `lib/libpython3.12.so` → `.so.1.0`) becomes a copy of what it
+ * points at: the launcher finds everything from its own real location, so a
+ * copy of it works where the link did.
+ */
+async function copyLinkTarget(build: string, e: IndexedEntry, to: string): Promise<void> {
+  const target = path.resolve(path.dirname(path.join(build, e.rel)), e.target!);
+  await fs.cp(target, to, { recursive: true, dereference: true, preserveTimestamps: true }).catch((error: NodeJS.ErrnoException) => {
+    throw new PydepotError(`${e.rel} is a symlink to ${e.target}, which cannot be copied in its place on a share without symlinks: ${error.message}`, {
+      path: path.join(build, e.rel),
+      hint: 'publish to a share with symlink support, or remove the link from the environment',
+    });
+  });
+}
+
+/** Every entry of the build's index is in the version folder, files at their size; else the share lost something. */
+async function assertComplete(versionDir: string, index: IndexedEntry[]): Promise<void> {
+  const found = new Map((await walkTree(versionDir)).map((e) => [e.rel, e]));
+  const lost = index.filter((e) => {
+    const f = found.get(e.rel);
+    if (!f) return true;
+    return e.kind === 'file' && f.kind === 'file' && f.size !== e.size;
+  });
+  if (lost.length) {
+    throw new PydepotError(`the depot lost ${lost.length} file(s) of ${versionDir} after writing them (${lost.slice(0, 3).map((e) => e.rel).join(', ')}${lost.length > 3 ? ', …' : ''})`, {
+      path: versionDir,
+      hint: 'the share (or its client cache) does not keep what is written and renamed: for an rclone mount use --vfs-cache-mode off; check the share before publishing again',
+    });
+  }
+}
+
+/** On a case-insensitive share, `Tool.py` and `tool.py` would be one file: refuse, naming both. */
+function assertNoCaseCollisions(index: IndexedEntry[], dest: string): void {
+  const seen = new Map<string, string>();
+  for (const e of index) {
+    const key = e.rel.toLowerCase();
+    const other = seen.get(key);
+    if (other !== undefined && other !== e.rel) {
+      throw new PydepotError(`the depot's filesystem is case-insensitive, and the environment holds both ${other} and ${e.rel}`, {
+        path: dest,
+        hint: 'publish to a case-sensitive share, or drop one of the packages that ship these files',
+      });
+    }
+    seen.set(key, e.rel);
   }
 }
 
@@ -395,19 +459,24 @@ async function readIndex(root: string): Promise<IndexedEntry[]> {
   }
 }
 
-/** Both pointers (current.json, and the symlink where the platform has them) name `version`. */
-async function isCurrent(envDir: string, version: string): Promise<boolean> {
+/**
+ * Both pointers (current.json, and the symlink where the platform and the
+ * share have them) name `version`. Without `caps` (before the lock), a
+ * missing link counts as a share without symlinks.
+ */
+async function isCurrent(envDir: string, version: string, caps?: DepotCapabilities): Promise<boolean> {
   const linkTarget = await fs.readlink(path.join(envDir, CURRENT)).catch(() => undefined);
-  return (await readCurrentVersion(envDir)) === version && (linkTarget === version || process.platform === 'win32');
+  const noLinks = process.platform === 'win32' || (caps ? !caps.symlinks : linkTarget === undefined);
+  return (await readCurrentVersion(envDir)) === version && (linkTarget === version || noLinks);
 }
 
 /** Move `current` to `version`; returns false when it already pointed there. */
-export async function pointCurrent(envDir: string, version: string): Promise<boolean> {
+export async function pointCurrent(envDir: string, version: string, caps?: DepotCapabilities): Promise<boolean> {
   const link = path.join(envDir, CURRENT);
   const file = path.join(envDir, CURRENT_FILE);
-  if (await isCurrent(envDir, version)) return false;
+  if (await isCurrent(envDir, version, caps)) return false;
   const linkTarget = await fs.readlink(link).catch(() => undefined);
-  if (linkTarget !== version) {
+  if (linkTarget !== version && caps?.symlinks !== false) {
     const tmp = siblingTempPath(link);
     try {
       await fs.symlink(version, tmp, 'dir');
