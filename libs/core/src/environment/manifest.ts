@@ -26,6 +26,12 @@ export interface EnvironmentManifest {
   inputHash?: string;
   /** The environment this one was built on, and its version then. */
   base?: { name: string; version: string };
+  /**
+   * The smoke checks of the spec this version was built from: what the
+   * publish gate ran, and what `verify` runs on it later (after a rollback,
+   * the spec may already name packages this version does not have).
+   */
+  verify?: { imports: string[]; commands: string[][]; importPackages?: boolean; packages?: string[] };
   platform: string;
   python: {
     implementation: 'cpython';

@@ -159,7 +159,7 @@ export async function installRequirements(
     // published copy against it. It, the manifest and the SBOM describe the
     // content, so they are not part of the content hash.
     const contentHash = hashIndex(await index());
-    const finished: EnvironmentManifest = { ...next, name: spec.name, description: spec.description, version: contentHash.slice(0, 16), contentHash, inputHash: options.inputHash };
+    const finished: EnvironmentManifest = { ...next, name: spec.name, description: spec.description, version: contentHash.slice(0, 16), contentHash, inputHash: options.inputHash, verify: spec.verify };
     await writeJsonAtomic(path.join(tmp, SBOM_FILE), environmentSbom(finished));
     return finished;
   });

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { resolveDistribution } from '../distribution';
+import { readManifest } from '../environment/manifest';
 import { PydepotError } from '../errors';
 import { Publisher } from '../publish/publisher';
 import { EnvironmentSpec } from '../spec/environment';
@@ -15,7 +16,9 @@ import { runSmokeChecks } from './smoke';
  */
 export async function checkPublishedTree(options: { tree: string; spec: EnvironmentSpec; forbiddenPaths?: string[] }): Promise<{ passed: string[]; audited: boolean }> {
   const { tree, spec } = options;
-  const passed = await runSmokeChecks(tree, spec.verify);
+  // The checks this version was built with (its manifest); a version built before they were recorded: the spec's.
+  const manifest = await readManifest(tree).catch(() => undefined);
+  const passed = await runSmokeChecks(tree, manifest?.verify ?? spec.verify);
   if (!options.forbiddenPaths) return { passed, audited: false };
   const needles = [...options.forbiddenPaths, ...resolveDistribution(spec.python).originPaths()];
   const real = await Promise.all(needles.map((n) => fs.realpath(n).catch(() => n)));
