@@ -1,3 +1,4 @@
+import type { EnvironmentManifest } from '../../libs/core/src/environment/manifest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -165,5 +166,18 @@ export async function serveIndex(wheels: string, auth?: { user: string; password
       server.closeAllConnections();
       server.close(() => resolve());
     }),
+  };
+}
+
+/** A finished environment's manifest for publisher tests (name "tool", CPython 3.12.1), with these packages. */
+export function fakeManifest(version: string, packages: Array<[string, string]> = []): EnvironmentManifest {
+  return {
+    schemaVersion: 1,
+    name: 'tool',
+    version,
+    platform: 'linux-x64',
+    python: { implementation: 'cpython', version: '3.12.1', source: { kind: 'installed' } },
+    entryPoints: { python: 'bin/python', scriptsDir: 'bin', sitePackages: 'lib/python3.12/site-packages' },
+    packages: packages.map(([name, v]) => ({ name, version: v })),
   };
 }

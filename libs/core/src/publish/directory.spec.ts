@@ -1,20 +1,11 @@
 import { writeFileSync, promises as fs, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { testdir, writeFiles } from '../../../../tools/testing';
-import { EnvironmentManifest } from '../environment/manifest';
+import { fakeManifest, testdir, writeFiles } from '../../../../tools/testing';
 import { DirectoryPublisher } from './directory';
 import { resolveDepot } from './depot';
 import { readReleases } from './history';
 
-const manifest = (version: string, packages: Array<[string, string]> = []): EnvironmentManifest => ({
-  schemaVersion: 1,
-  name: 'tool',
-  version,
-  platform: 'linux-x64',
-  python: { implementation: 'cpython', version: '3.12.1', source: { kind: 'installed' } },
-  entryPoints: { python: 'bin/python', scriptsDir: 'bin', sitePackages: 'lib/python3.12/site-packages' },
-  packages: packages.map(([name, v]) => ({ name, version: v })),
-});
+const manifest = fakeManifest;
 const quiet = { log: () => undefined };
 const BIG = 'x'.repeat(100_000);
 

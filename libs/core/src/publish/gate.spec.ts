@@ -1,22 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { testdir, writeFiles } from '../../../../tools/testing';
-import { EnvironmentManifest } from '../environment/manifest';
+import { fakeManifest, testdir, writeFiles } from '../../../../tools/testing';
 import { ArchivePublisher } from './archive';
 import { DirectoryPublisher } from './directory';
 import { GitPublisher } from './git';
 import { Publisher } from './publisher';
 
-const manifest = (version: string): EnvironmentManifest => ({
-  schemaVersion: 1,
-  name: 'tool',
-  version,
-  platform: 'linux-x64',
-  python: { implementation: 'cpython', version: '3.12.1', source: { kind: 'installed' } },
-  entryPoints: { python: 'bin/python', scriptsDir: 'bin', sitePackages: 'lib/python3.12/site-packages' },
-  packages: [],
-});
+const manifest = fakeManifest;
 const quiet = { log: () => undefined };
 
 /**
