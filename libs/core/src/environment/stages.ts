@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { resolveDistribution } from '../distribution';
 import { PydepotError } from '../errors';
 import { buildDirectoryAtomically, siblingTempPath, writeFileAtomic, writeJsonAtomic } from '../fs/atomic';
-import { copyTree, hashIndex, IndexedEntry, IndexReuse, indexTree } from '../fs/tree';
+import { copyTree, hashIndex, IndexedEntry, IndexReuse, indexTree, TreeEntry } from '../fs/tree';
 import { getInstaller } from '../installer';
 import { checkedLock, lockContext } from '../installer/lock';
 import { wheelhouseIndex, WHEELHOUSE_ENV } from '../installer/wheelhouse';
@@ -153,7 +153,7 @@ export async function installRequirements(
     await fixInstalledRunpaths(tmp, options.inputPath, options.log);
     const next = await finishSitePackages(tmp, manifest, options.inputPath, options.log);
     // The relocation audit is part of the build: an environment it rejects never reaches a publisher.
-    await auditBuild(tmp, [options.inputPath, options.outputPath, options.cacheDir, ...(options.forbiddenPaths ?? []), ...resolveDistribution(spec.python).originPaths()], spec);
+    await auditBuild(tmp, options.inputPath, [options.outputPath, options.cacheDir, ...(options.forbiddenPaths ?? []), ...resolveDistribution(spec.python).originPaths()], spec);
     // The file index lists every entry with its sha256: publishers reuse
     // unchanged files from the previous version by it, and anyone can check a
     // published copy against it. It, the manifest and the SBOM describe the
@@ -183,10 +183,19 @@ async function writeLaunchHook(root: string, manifest: EnvironmentManifest, spec
   await writeFileAtomic(path.join(site, `${LAUNCH_HOOK}.pth`), hook.pth);
 }
 
-async function auditBuild(root: string, forbidden: string[], spec: EnvironmentSpec): Promise<void> {
-  const needles = [root, ...forbidden];
+/**
+ * The relocation audit of what this stage installed (files that are not the
+ * previous stage's, hard-linked): where install-time build paths appear. The
+ * whole tree is audited again by the publish gate, on the version as published.
+ */
+async function auditBuild(root: string, previous: string, forbidden: string[], spec: EnvironmentSpec): Promise<void> {
+  const needles = [root, previous, ...forbidden];
   const real = await Promise.all(needles.map((n) => fs.realpath(n).catch(() => n)));
-  const findings = await auditTree(root, [...needles, ...real]);
+  const installed = async (e: TreeEntry) => {
+    const before = await fs.lstat(path.join(previous, e.rel)).catch(() => undefined);
+    return !(before && before.ino === e.ino && before.dev === e.dev);
+  };
+  const findings = await auditTree(root, [...needles, ...real], installed);
   if (findings.length === 0) return;
   throw new PydepotError(`environment "${spec.name}" would be tied to the build machine (${findings.length} finding(s)):\n${formatFindings(findings)}`, {
     path: spec.file,

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { isInside } from '../distribution/extract';
-import { mapLimit, walkTree } from '../fs/tree';
+import { mapLimit, TreeEntry, walkTree } from '../fs/tree';
 import { isElf, readElfRunpaths } from '../interpreter/elf';
 
 export interface AuditFinding {
@@ -22,9 +22,10 @@ const PORTABLE_SHEBANGS = new Set(['/bin/sh', '/bin/bash', '/usr/bin/env']);
  * not $ORIGIN-relative, scripts in bin/ or Scripts/ whose shebang names an
  * interpreter by absolute path, and absolute paths in .pth files.
  */
-export async function auditTree(root: string, needles: string[]): Promise<AuditFinding[]> {
+export async function auditTree(root: string, needles: string[], only?: (entry: TreeEntry) => boolean | Promise<boolean>): Promise<AuditFinding[]> {
   const patterns = [...new Set(needles.filter((n) => n.length > 1).map((n) => n.replace(/[\\/]+$/, '')))].map((n) => ({ text: n, bytes: Buffer.from(n) }));
-  const entries = await walkTree(root);
+  const all = await walkTree(root);
+  const entries = only ? (await mapLimit(all, 32, async (e) => ((await only(e)) ? e : undefined))).filter((e): e is TreeEntry => e !== undefined) : all;
   const findings: AuditFinding[] = [];
   await mapLimit(entries, 16, async (e) => {
     const abs = path.join(root, e.rel);
