@@ -80,6 +80,28 @@ describe('safe publishing through Nx', () => {
     expect(current()).toBe(v1);
   });
 
+  it('never publishes an environment the relocation audit rejects (a wheel that installs an absolute .pth line)', () => {
+    const before = current();
+    // A wheel whose RECORD installs evil.pth into site-packages (makeWheel writes plain modules only).
+    execFileSync('python3', ['-c', `
+import base64, hashlib, sys, zipfile
+files = {"evil_pth/__init__.py": "", "evil.pth": "/opt/studio/pipeline/python\\n",
+         "evil_pth-1.0.0.dist-info/METADATA": "Metadata-Version: 2.1\\nName: evil-pth\\nVersion: 1.0.0\\n",
+         "evil_pth-1.0.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
+rec = [f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(t.encode()).digest()).rstrip(b'=').decode()},{len(t)}" for p, t in files.items()]
+files["evil_pth-1.0.0.dist-info/RECORD"] = "\\n".join(rec + ["evil_pth-1.0.0.dist-info/RECORD,,"]) + "\\n"
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    for p, t in files.items(): z.writestr(p, t)
+`, path.join(wheels, 'evil_pth-1.0.0-py3-none-any.whl')]);
+    writeSpec('2.0.0', { packages: ['hello-tool==2.0.0', 'evil-pth==1.0.0'] });
+    const run = nx('run', 'tool:publish');
+    expect(run.status).not.toBe(0);
+    expect(run.out).toContain('lib/python3.12/site-packages/evil.pth: .pth line names the absolute path /opt/studio/pipeline/python');
+    expect(run.out).toMatch(/nothing was published/);
+    expect(run.out).not.toContain('nx run tool:publish\n\npydepot publish');
+    expect(current()).toBe(before);
+  });
+
   it('reports bad input within seconds, before unpacking anything: a redirected package source, a typo, a base cycle', () => {
     writeFileSync(path.join(path.dirname(specFile), 'requirements.txt'), 'hello-tool==1.0.0\n--extra-index-url https://mirror.example/simple\n');
     writeSpec('1.0.0', { packages: [], requirements: ['requirements.txt'] });
