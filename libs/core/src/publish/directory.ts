@@ -81,7 +81,8 @@ export class DirectoryPublisher implements Publisher {
         const tmp = siblingTempPath(versionDir);
         try {
           log(`writing version ${manifest.version} to ${versionDir}`);
-          stats = await assembleVersion(request.buildPath, tmp, path.join(envDir, OBJECTS_DIR), caps);
+          const index = await readIndex(request.buildPath);
+          stats = await assembleVersion(request.buildPath, index, tmp, path.join(envDir, OBJECTS_DIR), caps);
           // Readable (and executable) by every user, whatever this agent's umask.
           await makeShared(tmp, this.options.groupWritable);
           checkpoint('assembled');
@@ -89,7 +90,7 @@ export class DirectoryPublisher implements Publisher {
           checkpoint('renamed');
           copied = true;
           // Caching filesystems (FUSE mounts with write-back caches) have lost files in a rename: check before anything can go live.
-          await assertComplete(versionDir, await readIndex(request.buildPath));
+          await assertComplete(versionDir, index);
         } catch (error) {
           await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
           if (copied) await retire(envDir, manifest.version).catch(() => undefined);
@@ -330,8 +331,7 @@ async function collectGarbage(envDir: string): Promise<void> {
  * store, then linked. Where the depot cannot hard-link, files are copied
  * straight into `dest` (correct, just without reuse).
  */
-async function assembleVersion(build: string, dest: string, store: string, caps: DepotCapabilities): Promise<{ bytes: number; linked: number; copied: number }> {
-  const index = await readIndex(build);
+async function assembleVersion(build: string, index: IndexedEntry[], dest: string, store: string, caps: DepotCapabilities): Promise<{ bytes: number; linked: number; copied: number }> {
   if (!caps.caseSensitive) assertNoCaseCollisions(index, dest);
   await fs.mkdir(store, { recursive: true });
   const canLink = caps.hardLinks;
