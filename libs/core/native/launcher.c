@@ -20,6 +20,11 @@
  *  4. libpython is loaded with dlopen from the environment's lib/ (or, in a
  *     venv made from this interpreter, from its `home`), so a copy of this
  *     file in a venv (`python -m venv --copies`) still finds it.
+ *  5. Shared runtimes: a pyvenv.cfg whose `home` is a relative path (a
+ *     pydepot environment in the shared layout) is resolved against the
+ *     real folder of that pyvenv.cfg (as PEP 796 proposes for 3.15), and the
+ *     interpreter starts on that runtime with this environment as sys.prefix:
+ *     a venv whose base is found by a relative path, wherever the depot is.
  */
 #define _GNU_SOURCE
 #include <Python.h>
@@ -121,8 +126,9 @@ static void dirname_in_place(char *p) {
     else *slash = '\0';
 }
 
-/* `home = <dir>` of the pyvenv.cfg next to or above `exe`, if there is one. */
-static int venv_home(const char *exe, char *home, size_t size) {
+/* `home = <dir>` of the pyvenv.cfg next to or above `exe`, if there is one;
+ * `cfg_dir` (PATH_MAX) receives the folder holding that pyvenv.cfg. */
+static int venv_home(const char *exe, char *home, size_t size, char *cfg_dir) {
     char dir[PATH_MAX], cfg[PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s", exe);
     for (int up = 0; up < 2; up++) {
@@ -148,6 +154,7 @@ static int venv_home(const char *exe, char *home, size_t size) {
             found = home[0] != '\0';
         }
         fclose(f);
+        if (found) snprintf(cfg_dir, PATH_MAX, "%s", dir);
         return found;
     }
     return 0;
@@ -169,25 +176,42 @@ typedef int (*run_main_t)(void);
 
 int main(int argc, char **argv) {
     char self[PATH_MAX], invoked[PATH_MAX], resolved[PATH_MAX], executable[PATH_MAX * 2], home[PATH_MAX], lib[PATH_MAX * 2];
+    char cfg_dir[PATH_MAX], runtime[PATH_MAX], base_executable[PATH_MAX * 2];
     if (realpath("/proc/self/exe", self) == NULL) return fail("cannot resolve /proc/self/exe", strerror(errno));
     invoked_path(argc > 0 ? argv[0] : NULL, invoked, sizeof invoked);
     /* argv[0] is trusted only when it leads to this very file. */
     int trusted = invoked[0] != '\0' && realpath(invoked, resolved) != NULL && strcmp(resolved, self) == 0;
 
-    /* A venv made from this interpreter: CPython's own venv logic applies,
-     * and libpython is the one of the interpreter the venv was made from. */
-    int in_venv = trusted && venv_home(invoked, home, sizeof home);
-    if (!in_venv) {
-        snprintf(home, sizeof home, "%s", self);
-        dirname_in_place(home);
-        /* sys.executable: the name it was started as (bin/python, a symlink
-         * next to a ._pth file), in its folder's real path, so `current` and
-         * any other folder symlink are resolved once, at start-up. */
+    /* sys.executable: the name it was started as (bin/python, a symlink
+     * next to a ._pth file), in its folder's real path, so `current` and
+     * any other folder symlink are resolved once, at start-up. */
+    {
         char dir[PATH_MAX], real_dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%s", invoked);
         dirname_in_place(dir);
         if (trusted && realpath(dir, real_dir) != NULL) snprintf(executable, sizeof executable, "%s/%s", real_dir, strrchr(invoked, '/') + 1);
         else snprintf(executable, sizeof executable, "%s", self);
+    }
+    /* A venv made from this interpreter: CPython's own venv logic applies,
+     * and libpython is the one of the interpreter the venv was made from.
+     * A relative home: a pydepot environment on a shared runtime. */
+    int has_cfg = venv_home(executable, home, sizeof home, cfg_dir);
+    int shared = has_cfg && home[0] != '/';
+    int in_venv = !shared && trusted && venv_home(invoked, home, sizeof home, cfg_dir);
+    if (shared) {
+        char wanted[PATH_MAX * 2];
+        snprintf(wanted, sizeof wanted, "%s/%s", cfg_dir, home);
+        if (realpath(wanted, runtime) == NULL) {
+            fprintf(stderr, "pydepot launcher: the runtime of this environment is missing: %s (home = %s in %s/pyvenv.cfg): %s\n", wanted, home, cfg_dir, strerror(errno));
+            fprintf(stderr, "hint: the depot holds each Python once, beside the environments (_runtimes/): copy or sync the whole depot folder, not one environment's folder\n");
+            return 127;
+        }
+        /* runtime is <runtime>/bin: the runtime's own interpreter and prefix. */
+        snprintf(base_executable, sizeof base_executable, "%s/%s", runtime, strrchr(self, '/') + 1);
+        snprintf(home, sizeof home, "%s", runtime);
+    } else if (!in_venv) {
+        snprintf(home, sizeof home, "%s", self);
+        dirname_in_place(home);
     }
     snprintf(lib, sizeof lib, "%s/../lib/%s", home, PYDEPOT_LIBPYTHON);
     set_host_variables_aside();
@@ -217,6 +241,19 @@ int main(int argc, char **argv) {
     if (PyStatus_Exception(status)) goto failed;
     if (!in_venv) {
         status = PyConfig_SetBytesString(&config, &config.executable, executable);
+        if (PyStatus_Exception(status)) goto failed;
+    }
+    if (shared) {
+        /* The runtime is the home (prefix, stdlib); site.py then finds this
+         * environment's pyvenv.cfg beside sys.executable and makes it
+         * sys.prefix, as in any venv. A set home also keeps getpath from
+         * reading the relative `home` against the current folder. */
+        char prefix[PATH_MAX];
+        snprintf(prefix, sizeof prefix, "%s", home);
+        dirname_in_place(prefix);
+        status = PyConfig_SetBytesString(&config, &config.home, prefix);
+        if (PyStatus_Exception(status)) goto failed;
+        status = PyConfig_SetBytesString(&config, &config.base_executable, base_executable);
         if (PyStatus_Exception(status)) goto failed;
     }
     status = Py_InitializeFromConfig(&config);

@@ -1,6 +1,8 @@
-import { promises as fs, realpathSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, promises as fs, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { copyTree } from '../fs/tree';
+import { cacheDir } from '../fs/cache-dir';
 import { findInterpreter, hostPlatform, InstalledPython } from '../interpreter/discover';
 import { isPruned } from './prune';
 import { DistributionSource, UnpackContext, UnpackedPython } from './source';
@@ -22,19 +24,12 @@ export class InstalledPythonSource implements DistributionSource {
   }
 
   identity(): string {
-    // Version and path alone miss a rebuilt interpreter (pyenv install --force): add the binaries' fingerprint.
+    // Never the install path: two agents whose CPython lives in different
+    // places share cache entries. A rebuilt interpreter (pyenv install
+    // --force, another patch level) changes the binaries' content hash.
     const minor = this.python.version.split('.').slice(0, 2).join('.');
-    const fingerprint = [this.python.executable, path.join(this.python.prefix, 'lib', `libpython${minor}.so.1.0`)]
-      .map((f) => {
-        try {
-          const st = statSync(f);
-          return `${st.size}:${Math.round(st.mtimeMs)}`;
-        } catch {
-          return '-';
-        }
-      })
-      .join(',');
-    return `installed cpython-${this.python.version} ${hostPlatform()} ${this.python.prefix} ${fingerprint}`;
+    const binaries = [this.python.executable, path.join(this.python.prefix, 'lib', `libpython${minor}.so.1.0`)];
+    return `installed cpython-${this.python.version} ${hostPlatform()} ${binaries.map(contentFingerprint).join(',')}`;
   }
 
   originPaths(): string[] {
@@ -55,4 +50,39 @@ export class InstalledPythonSource implements DistributionSource {
       source: { kind: this.kind, version: this.python.version },
     };
   }
+}
+
+/**
+ * sha256 of a file's content, remembered per (real path, size, mtime) in the
+ * user's cache, since Nx asks for the identity whenever it hashes a task
+ * (hashing libpython takes ~50 ms; a remembered answer, a stat). "-" for a
+ * missing file.
+ */
+function contentFingerprint(file: string): string {
+  let real: string;
+  let key: string;
+  try {
+    real = realpathSync(file);
+    const st = statSync(real);
+    key = createHash('sha256').update(`${real}\0${st.size}\0${st.mtimeMs}\0${st.ino}`).digest('hex').slice(0, 32);
+  } catch {
+    return '-';
+  }
+  const dir = path.join(cacheDir(), 'fingerprints-v1');
+  const memo = path.join(dir, key);
+  try {
+    return readFileSync(memo, 'utf8').trim();
+  } catch {
+    // not remembered yet
+  }
+  const digest = createHash('sha256').update(readFileSync(real)).digest('hex').slice(0, 24);
+  try {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${memo}.${process.pid}.tmp`;
+    writeFileSync(tmp, digest);
+    renameSync(tmp, memo);
+  } catch {
+    // a read-only home: the answer is still right, just not remembered
+  }
+  return digest;
 }

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { python, testdir, writeFiles } from '../../../../tools/testing';
 import { resolveDistribution } from '.';
-import { unpackDistribution } from '../environment/stages';
+import { unpackDistribution } from '../pipeline/stages';
 import { parseEnvironmentSpec } from '../spec/environment';
 
 /** A Windows CPython prefix in miniature, as python.org's MSI and NuGet's tools/ lay it out. */

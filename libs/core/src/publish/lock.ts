@@ -1,24 +1,7 @@
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { PydepotError } from '../errors';
-import { isLivePid } from '../fs/atomic';
+import { acquireFileLock, LockOptions } from '../fs/lock';
 
 export const LOCK_FILE = '.pydepot-publish.lock';
-
-interface Holder {
-  pid: number;
-  host: string;
-  startedAt: string;
-}
-
-export interface LockOptions {
-  log: (message: string) => void;
-  /** Give up waiting after this long (default 10 minutes). */
-  timeoutMs?: number;
-  /** A lock not refreshed for this long is stale (default 2 minutes; the holder refreshes it every quarter of that). */
-  staleMs?: number;
-}
 
 /**
  * One publisher at a time per environment, across processes and machines
@@ -30,74 +13,3 @@ export interface LockOptions {
 export async function acquirePublishLock(envDir: string, options: LockOptions): Promise<{ release(): Promise<void> }> {
   return acquireFileLock(path.join(envDir, LOCK_FILE), { ...options, activity: 'publish', subject: path.basename(envDir) });
 }
-
-/**
- * The same lock for any one-at-a-time job on a shared folder (a publish, the
- * rebuild of a stage's full tree from its delta): `activity` and `subject`
- * only word the messages.
- */
-export async function acquireFileLock(file: string, options: LockOptions & { activity: string; subject: string }): Promise<{ release(): Promise<void> }> {
-  const staleMs = options.staleMs ?? 120_000;
-  const deadline = Date.now() + (options.timeoutMs ?? 600_000);
-  const me: Holder = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString() };
-  let announced = false;
-  for (;;) {
-    try {
-      const handle = await fs.open(file, 'wx');
-      await handle.chmod(0o644); // others read who holds it, whatever this agent's umask
-      await handle.writeFile(JSON.stringify(me));
-      await handle.close();
-      const timer = setInterval(() => {
-        const now = new Date();
-        fs.utimes(file, now, now).catch(() => undefined);
-      }, Math.max(staleMs / 4, 50));
-      timer.unref();
-      return {
-        release: async () => {
-          clearInterval(timer);
-          const holder = await readHolder(file);
-          if (holder?.pid === me.pid && holder.host === me.host && holder.startedAt === me.startedAt) await fs.rm(file, { force: true });
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new PydepotError(`cannot create the ${options.activity} lock ${file}: ${(error as Error).message}`, {
-          path: file,
-          hint: `check that ${path.dirname(file)} is mounted and writable`,
-        });
-      }
-    }
-    const holder = await readHolder(file);
-    const age = await fs.stat(file).then((st) => Date.now() - st.mtimeMs, () => 0);
-    const dead = holder !== undefined && holder.host === me.host && !isLivePid(holder.pid);
-    if (dead || age > staleMs) {
-      options.log(`taking over a stale ${options.activity} lock (${describe(holder)}${dead ? ', process gone' : `, untouched for ${Math.round(age / 1000)} s`})`);
-      // Rename first: of two processes taking over the same stale lock, only one wins the rename.
-      const aside = `${file}.stale-${process.pid}`;
-      await fs.rename(file, aside).then(() => fs.rm(aside, { force: true }), () => undefined);
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new PydepotError(`another ${options.activity} of ${options.subject} is running (${describe(holder)}); gave up waiting`, {
-        path: file,
-        hint: `wait for it to finish; if its process is gone, delete ${file}`,
-      });
-    }
-    if (!announced) options.log(`waiting for another ${options.activity} of ${options.subject} (${describe(holder)})`);
-    announced = true;
-    await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 150));
-  }
-}
-
-async function readHolder(file: string): Promise<Holder | undefined> {
-  try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as Holder;
-  } catch {
-    return undefined; // gone, or being written: look again next round
-  }
-}
-
-function describe(holder: Holder | undefined): string {
-  return holder ? `pid ${holder.pid} on ${holder.host} since ${holder.startedAt}` : 'unknown holder';
-}
-

@@ -27,6 +27,13 @@ export type PythonRequest =
   | { source: 'msi'; msi: string; sha256: string }
   | { source: 'nuget'; version: string; sha256: string; package?: string; feed?: string };
 
+export type EnvironmentLayoutKind = 'shared' | 'self-contained';
+
+/** The layout when the spec names none: shared where the launcher runs (POSIX), self-contained elsewhere. */
+export function defaultLayout(platform: NodeJS.Platform = process.platform): EnvironmentLayoutKind {
+  return platform === 'win32' ? 'self-contained' : 'shared';
+}
+
 export interface IndexSettings {
   url: string;
   extraUrls: string[];
@@ -50,6 +57,8 @@ export interface EnvironmentSpec {
   installer?: 'pip' | 'uv';
   /** PYTHONPATH from the launching process: ignored (default) or appended to sys.path (docs/HOST-APPS.md). */
   pythonPath: 'ignore' | 'append';
+  /** Where the interpreter lives when published: in the depot's shared runtimes, or in the environment (docs/RELOCATION.md). */
+  layout: EnvironmentLayoutKind;
   index: IndexSettings;
   includeStdlibTests: boolean;
   verify: { imports: string[]; commands: string[][]; importPackages?: boolean; packages?: string[] };
@@ -157,6 +166,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
     requirements: (spec.requirements ?? []).map((r: string) => path.resolve(dir, r)),
     installer: spec.installer,
     pythonPath: spec.pythonPath ?? 'ignore',
+    layout: base ? base.layout : (spec.layout ?? defaultLayout()),
     index: {
       url: spec.index?.url ?? DEFAULT_INDEX_URL,
       extraUrls: spec.index?.extraUrls ?? [],
@@ -178,7 +188,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
   };
 }
 
-function parsePythonRequest(raw: string | Record<string, any>, fromHere: (p: string) => string): PythonRequest {
+export function parsePythonRequest(raw: string | Record<string, any>, fromHere: (p: string) => string): PythonRequest {
   if (typeof raw === 'string') return { source: 'version', version: raw };
   if ('archive' in raw) return { source: 'archive', archive: fromHere(raw.archive), sha256: raw.sha256 };
   if ('msi' in raw) return { source: 'msi', msi: fromHere(raw.msi), sha256: raw.sha256 };

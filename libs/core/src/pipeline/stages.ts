@@ -13,12 +13,12 @@ import { installLauncher, LAUNCH_HOOK, launchHook } from '../interpreter/launche
 import { fixInstalledRunpaths, makeRelocatable } from '../interpreter/relocate';
 import { EnvironmentSpec } from '../spec/environment';
 import { auditTree, formatFindings } from '../verify/audit';
-import { writeActivators } from './activators';
-import { hostLayout, minorOf } from './layout';
-import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, readManifest, SBOM_FILE, writeManifest } from './manifest';
-import { compileBytecode, listPackages, runPython } from './python';
-import { environmentSbom } from './sbom';
-import { makeScriptsRelocatable } from './scripts';
+import { writeActivators } from '../environment/activators';
+import { hostLayout, minorOf } from '../environment/layout';
+import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, readManifest, SBOM_FILE, writeManifest } from '../environment/manifest';
+import { compileBytecode, listPackages, runPython } from '../environment/python';
+import { environmentSbom } from '../environment/sbom';
+import { makeScriptsRelocatable } from '../environment/scripts';
 
 /*
  * The build, one function per Nx target. Each stage reads the previous

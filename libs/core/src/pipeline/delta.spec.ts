@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
 import { FILES_INDEX, METADATA_FILES } from '../environment/manifest';
 import { deltaPath, materializeStage, writeStageDelta } from './delta';
-import { copyTree, hashIndex, hashTree, indexTree } from './tree';
+import { copyTree, hashIndex, hashTree, indexTree } from '../fs/tree';
 
 async function writeIndex(root: string): Promise<void> {
   const entries = await indexTree(root, (rel) => !METADATA_FILES.has(rel));

@@ -3,9 +3,9 @@ import { existsSync, lstatSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { FILES_INDEX, METADATA_FILES } from '../environment/manifest';
 import { PydepotError } from '../errors';
-import { acquireFileLock } from '../publish/lock';
-import { buildDirectoryAtomically, writeJsonAtomic } from './atomic';
-import { copyTree, walkTree } from './tree';
+import { acquireFileLock } from '../fs/lock';
+import { buildDirectoryAtomically, writeJsonAtomic } from '../fs/atomic';
+import { copyTree, walkTree } from '../fs/tree';
 
 /*
  * Stage outputs as deltas. A build stage (ensurepip, venv, pip-install) leaves
