@@ -55,3 +55,10 @@ export function scriptsPath(root: string, layout: EnvironmentLayout = hostLayout
 export function minorOf(version: string): string {
   return version.split('.').slice(0, 2).join('.');
 }
+
+/**
+ * Where the depot (and the build folder) keeps shared runtimes: a sibling of
+ * the environments' folders, two levels above each environment version
+ * (`<depot>/<env>/<version>` → `../../_runtimes/<id>`).
+ */
+export const RUNTIMES_DIR = '_runtimes';

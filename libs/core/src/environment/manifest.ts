@@ -33,6 +33,12 @@ export interface EnvironmentManifest {
    */
   verify?: { imports: string[]; commands: string[][]; importPackages?: boolean; packages?: string[] };
   platform: string;
+  /**
+   * Layout "shared": the runtime this environment runs on, published once in
+   * the depot's `_runtimes/`; `path` is relative to the environment's root
+   * (pyvenv.cfg's `home` is its bin folder).
+   */
+  runtime?: { id: string; path: string };
   python: {
     implementation: 'cpython';
     version: string;

@@ -20,15 +20,15 @@ export type PythonPathPolicy = 'ignore' | 'append';
  * `--copies` work. The original executable is only `main()` calling
  * Py_BytesMain, so nothing is lost.
  */
-export async function installLauncher(prefix: string, minor: string, log: (m: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function installLauncher(prefix: string, minor: string, log: (m: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const exe = path.join(prefix, 'bin', `python${minor}`);
   const data = await fs.readFile(exe).catch(() => undefined);
-  if (!data || !isElf(data)) return; // not a Linux prefix we know how to launch
+  if (!data || !isElf(data)) return false; // not a Linux prefix we know how to launch
   const libpython = await findLibpython(prefix, minor, data);
   const include = path.join(prefix, 'include', `python${minor}`);
   if (!libpython || !(await exists(path.join(include, 'Python.h')))) {
-    log(`warning: no shared libpython or headers in this CPython: bin/python${minor} is kept as it is (PYTHONHOME from a host application will break it)`);
-    return;
+    log(`warning: no shared libpython or headers in this CPython: bin/python${minor} is kept as it is (PYTHONHOME from a host application will break it; environments get a private copy of it)`);
+    return false;
   }
   const compiler = await findCompiler(env);
   if (!compiler) {
@@ -44,6 +44,7 @@ export async function installLauncher(prefix: string, minor: string, log: (m: st
   });
   await fs.chmod(tmp, 0o755);
   await fs.rename(tmp, exe);
+  return true;
 }
 
 /** The file name of the libpython the interpreter needs (DT_NEEDED), if it is in lib/. */

@@ -8,9 +8,9 @@ import { getInstaller } from '../installer';
 import { checkedLock, lockContext } from '../installer/lock';
 import { wheelhouseIndex, WHEELHOUSE_ENV } from '../installer/wheelhouse';
 import { listWheels } from '../library/wheel';
-import { hostPlatform } from '../interpreter/discover';
-import { installLauncher, LAUNCH_HOOK, launchHook } from '../interpreter/launcher';
+import { LAUNCH_HOOK, launchHook } from '../interpreter/launcher';
 import { fixInstalledRunpaths, makeRelocatable } from '../interpreter/relocate';
+import { RuntimeManifest, RUNTIMES_FROM_ENVIRONMENT, unpackPrefix } from './runtime';
 import { EnvironmentSpec } from '../spec/environment';
 import { auditTree, formatFindings } from '../verify/audit';
 import { writeActivators } from '../environment/activators';
@@ -33,31 +33,11 @@ export interface StageLog {
   log: (message: string) => void;
 }
 
-/** unpack: a relocatable CPython prefix from the spec's distribution source. */
+/** unpack (hand-configured projects; inferred ones build a runtime): a relocatable CPython prefix from the spec's distribution source. */
 export async function unpackDistribution(options: StageLog & { spec: EnvironmentSpec; outputPath: string; cacheDir: string }): Promise<EnvironmentManifest> {
   const { spec, outputPath, log } = options;
-  const source = resolveDistribution(spec.python);
-  const layout = hostLayout();
   return buildDirectoryAtomically(outputPath, async (tmp) => {
-    const unpacked = await source.unpack(tmp, { cacheDir: options.cacheDir, includeStdlibTests: spec.includeStdlibTests, log });
-    if ((unpacked.os ?? 'posix') !== layout.os) {
-      throw new PydepotError(`${source.describe()} is a ${unpacked.os} CPython; this build agent runs ${process.platform}`, {
-        path: spec.file,
-        hint: 'build each environment on an agent of its own OS (the unpacked tree cannot run here to install pip and packages)',
-      });
-    }
-    const minor = minorOf(unpacked.version);
-    await makeRelocatable(tmp, { minor, originalPrefix: unpacked.originalPrefix, scrubBinaries: unpacked.scrubBinaries, log });
-    if (layout.os === 'posix') await installLauncher(tmp, minor, log);
-    log(`byte-compiling the standard library (unchecked-hash)`);
-    await compileBytecode(tmp, layout.libDirs(minor), undefined, log);
-    const manifest: EnvironmentManifest = {
-      schemaVersion: MANIFEST_SCHEMA_VERSION,
-      platform: hostPlatform(),
-      python: { implementation: 'cpython', version: unpacked.version, source: unpacked.source },
-      entryPoints: { python: layout.python, scriptsDir: layout.scriptsDir, sitePackages: layout.sitePackages(minor) },
-      packages: [],
-    };
+    const { manifest } = await unpackPrefix(tmp, resolveDistribution(spec.python), { cacheDir: options.cacheDir, includeStdlibTests: spec.includeStdlibTests, log, file: spec.file });
     await writeManifest(tmp, manifest);
     await writeStageIndex(tmp, await indexTree(tmp, (rel) => !METADATA_FILES.has(rel)));
     return manifest;
@@ -90,6 +70,60 @@ export async function createEnvironment(options: StageLog & { inputPath: string;
     const activate = Object.fromEntries(activators.map((rel) => [shellOf(rel), rel]));
     const { version: _v, contentHash: _c, inputHash: _i, ...rest } = manifest;
     return { ...rest, name: options.name, description: options.description, ...(base ? { base } : {}), entryPoints: { ...manifest.entryPoints, path: layout.pathEntries, activate } };
+  });
+}
+
+/**
+ * venv in the shared layout (docs/RELOCATION.md): a venv of the runtime
+ * whose `home` is a relative path. The environment holds pydepot's launcher
+ * (a copy of the runtime's: ~20 KB), its own empty site-packages and
+ * activators; the launcher finds the runtime from its own real location, so
+ * the environment runs from any path as long as the runtime sits where the
+ * depot puts it, two levels up.
+ */
+export async function createSharedEnvironment(options: StageLog & { runtime: { manifest: RuntimeManifest; root: string }; outputPath: string; name: string; description?: string }): Promise<EnvironmentManifest> {
+  const layout = hostLayout();
+  const { manifest: runtime, root: runtimeRoot } = options.runtime;
+  const relative = path.relative(options.outputPath, runtimeRoot).split(path.sep).join('/');
+  if (relative !== `${RUNTIMES_FROM_ENVIRONMENT}/${runtime.id}`) {
+    throw new PydepotError(`the environment ${options.outputPath} is not two levels below the runtimes folder ${path.dirname(runtimeRoot)}, as it will be in the depot`, {
+      path: options.outputPath,
+      hint: 'keep stage folders at <buildDir>/<environment>/<stage> and runtimes at <buildDir>/_runtimes (the defaults)',
+    });
+  }
+  const minor = minorOf(runtime.python.version);
+  const exe = `python${minor}`;
+  return buildDirectoryAtomically(options.outputPath, async (tmp) => {
+    const bin = path.join(tmp, layout.scriptsDir);
+    await fs.mkdir(bin, { recursive: true });
+    await fs.copyFile(path.join(runtimeRoot, layout.scriptsDir, exe), path.join(bin, exe));
+    await fs.chmod(path.join(bin, exe), 0o755);
+    for (const alias of ['python', 'python3']) await fs.symlink(exe, path.join(bin, alias));
+    await fs.mkdir(path.join(tmp, layout.sitePackages(minor)), { recursive: true });
+    // site.py makes this folder sys.prefix; the launcher resolves `home` against it. The runtime's
+    // site-packages (pip, from ensurepip) stays visible under the environment's own.
+    const cfg = [`home = ${relative}/${layout.scriptsDir}`, 'include-system-site-packages = true', `version = ${runtime.python.version}`, `pydepot-runtime = ${runtime.id}`];
+    await writeFileAtomic(path.join(tmp, 'pyvenv.cfg'), `${cfg.join('\n')}\n`, 0o644);
+    const activators = await writeActivators(tmp, layout, options.name);
+    const manifest: EnvironmentManifest = {
+      schemaVersion: MANIFEST_SCHEMA_VERSION,
+      name: options.name,
+      description: options.description,
+      platform: runtime.platform,
+      runtime: { id: runtime.id, path: relative },
+      python: runtime.python,
+      entryPoints: {
+        python: layout.python,
+        scriptsDir: layout.scriptsDir,
+        sitePackages: layout.sitePackages(minor),
+        path: layout.pathEntries,
+        activate: Object.fromEntries(activators.map((rel) => [shellOf(rel), rel])),
+      },
+      packages: [],
+    };
+    await writeManifest(tmp, manifest);
+    await writeStageIndex(tmp, await indexTree(tmp, (rel) => !METADATA_FILES.has(rel)));
+    return manifest;
   });
 }
 
@@ -153,7 +187,8 @@ export async function installRequirements(
     await fixInstalledRunpaths(tmp, options.inputPath, options.log);
     const next = await finishSitePackages(tmp, manifest, options.inputPath, options.log);
     // The relocation audit is part of the build: an environment it rejects never reaches a publisher.
-    await auditBuild(tmp, options.inputPath, [options.outputPath, options.cacheDir, ...(options.forbiddenPaths ?? []), ...resolveDistribution(spec.python).originPaths()], spec);
+    const runtime = manifest.runtime ? [path.resolve(options.inputPath, manifest.runtime.path)] : [];
+    await auditBuild(tmp, options.inputPath, [options.outputPath, options.cacheDir, ...runtime, ...(options.forbiddenPaths ?? []), ...resolveDistribution(spec.python).originPaths()], spec);
     // The file index lists every entry with its sha256: publishers reuse
     // unchanged files from the previous version by it, and anyone can check a
     // published copy against it. It, the manifest and the SBOM describe the

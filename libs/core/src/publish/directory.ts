@@ -9,6 +9,7 @@ import { POINTER_MODE, readReleases, recordRelease, releaseFor } from './history
 import { chmodShared, makeShared } from '../fs/permissions';
 import { DepotCapabilities, describeMissing, probeCapabilities } from './capabilities';
 import { acquirePublishLock, LOCK_FILE } from './lock';
+import { RUNTIMES_DIR } from '../environment/layout';
 import { run } from '../process/run';
 import { assertFinished, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
@@ -76,13 +77,15 @@ export class DirectoryPublisher implements Publisher {
       const caps = await this.capabilities(envDir, log);
       const before = await readCurrentVersion(envDir);
       let copied = false;
-      let stats = { bytes: 0, linked: 0, copied: 0 };
+      // Layout "shared": its runtime first, once for the whole depot.
+      let stats = await this.publishRuntime(request, versionDir, caps);
       if (!(await pathExists(path.join(versionDir, MANIFEST_FILE)))) {
         const tmp = siblingTempPath(versionDir);
         try {
           log(`writing version ${manifest.version} to ${versionDir}`);
           const index = await readIndex(request.buildPath);
-          stats = await assembleVersion(request.buildPath, index, tmp, path.join(envDir, OBJECTS_DIR), caps);
+          const version = await assembleVersion(request.buildPath, index, tmp, this.objects, caps);
+          stats = { bytes: stats.bytes + version.bytes, linked: stats.linked + version.linked, copied: stats.copied + version.copied };
           // Readable (and executable) by every user, whatever this agent's umask.
           await makeShared(tmp, this.options.groupWritable);
           checkpoint('assembled');
@@ -94,7 +97,7 @@ export class DirectoryPublisher implements Publisher {
         } catch (error) {
           await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
           if (copied) await retire(envDir, manifest.version).catch(() => undefined);
-          await collectGarbage(envDir).catch(() => undefined);
+          await this.collectGarbage(envDir).catch(() => undefined);
           throw new PydepotError(`publishing ${manifest.name} to ${versionDir} failed: ${(error as Error).message}; the depot was left as it was`, {
             path: versionDir,
             hint:
@@ -110,7 +113,7 @@ export class DirectoryPublisher implements Publisher {
         } catch (error) {
           // A version that failed its checks is not kept where a rollback could pick it.
           if (copied) await retire(envDir, manifest.version);
-          await collectGarbage(envDir).catch(() => undefined);
+          await this.collectGarbage(envDir).catch(() => undefined);
           throw error;
         }
       }
@@ -124,8 +127,9 @@ export class DirectoryPublisher implements Publisher {
         checkpoint('recorded');
       }
       const removed = await this.applyRetention(envDir, manifest.version, log);
-      // Objects only a deleted or never-finished version used.
-      if (removed.length || interrupted) await collectGarbage(envDir);
+      // Runtimes no kept version runs on, then objects only a deleted or never-finished version used.
+      if (removed.length) await this.collectRuntimes(log);
+      if (removed.length || interrupted) await this.collectGarbage(envDir);
       return { version: manifest.version, location: versionDir, copied, currentChanged, bytesWritten: stats.bytes, filesLinked: stats.linked, filesCopied: stats.copied, removed };
     } finally {
       await lock.release();
@@ -145,6 +149,13 @@ export class DirectoryPublisher implements Publisher {
         throw new PydepotError(`cannot roll ${request.name} back to ${target ?? '(no earlier version)'}: the depot has ${versions.join(', ')}`, {
           path: envDir,
           hint: 'name one of those versions (nx run <env>:rollback --to=<version>)',
+        });
+      }
+      const runtime = (await readManifest(path.join(envDir, target))).runtime;
+      if (runtime && !(await pathExists(path.join(path.resolve(envDir, target, runtime.path), MANIFEST_FILE)))) {
+        throw new PydepotError(`cannot roll ${request.name} back to ${target}: the runtime it runs on (${runtime.id}) is not in ${path.join(this.depot, RUNTIMES_DIR)}`, {
+          path: path.join(envDir, target),
+          hint: 'a runtime stays while any kept version uses it; this depot was changed by hand: publish that version again from its commit',
         });
       }
       const currentChanged = await pointCurrent(envDir, target, await this.capabilities(envDir, request.log));
@@ -197,8 +208,7 @@ export class DirectoryPublisher implements Publisher {
         // Folders this publish created (the depot, the environment's): traversable by every user.
         for (let dir = envDir; dir.length >= created.length; dir = path.dirname(dir)) await chmodShared(dir, this.options.groupWritable);
       }
-      await fs.mkdir(path.join(envDir, OBJECTS_DIR), { recursive: true });
-      await chmodShared(path.join(envDir, OBJECTS_DIR), this.options.groupWritable);
+      if (await fs.mkdir(this.objects, { recursive: true })) await chmodShared(this.objects, this.options.groupWritable);
     } catch (error) {
       throw new PydepotError(`cannot create ${envDir}: ${(error as Error).message}`, {
         path: envDir,
@@ -206,6 +216,107 @@ export class DirectoryPublisher implements Publisher {
       });
     }
     return envDir;
+  }
+
+  /** The depot-wide content store: identical files of every environment and runtime stored once. */
+  private get objects(): string {
+    return path.join(this.depot, OBJECTS_DIR);
+  }
+
+  /**
+   * Layout "shared": put the runtime the version runs on into
+   * `<depot>/_runtimes/<id>`, once for the whole depot (concurrent publishes
+   * of environments on one runtime queue on the runtimes folder's lock; the
+   * first writes it, atomically, the others find it), and mark it used now,
+   * which keeps it from collection while this version is being published.
+   */
+  private async publishRuntime(request: PublishRequest, versionDir: string, caps: DepotCapabilities): Promise<{ bytes: number; linked: number; copied: number }> {
+    const none = { bytes: 0, linked: 0, copied: 0 };
+    const ref = request.manifest.runtime;
+    if (!ref) return none;
+    const runtimes = path.join(this.depot, RUNTIMES_DIR);
+    const dest = path.join(runtimes, ref.id);
+    if (path.resolve(versionDir, ref.path) !== dest) {
+      throw new PydepotError(`${request.manifest.name} looks for its runtime at ${ref.path}, which is not ${dest} from ${versionDir}`, {
+        path: request.buildPath,
+        hint: 'rebuild the environment with this version of pydepot (nx run <env>:pip-install --skip-nx-cache)',
+      });
+    }
+    const created = await fs.mkdir(runtimes, { recursive: true });
+    if (created) await chmodShared(runtimes, this.options.groupWritable);
+    const lock = await acquirePublishLock(runtimes, { log: request.log, ...this.options.lock });
+    try {
+      await removeLeftovers(runtimes);
+      if (await pathExists(path.join(dest, MANIFEST_FILE))) {
+        const now = new Date();
+        await fs.utimes(dest, now, now).catch(() => undefined);
+        return none;
+      }
+      const source = path.resolve(request.buildPath, ref.path);
+      const index = await readIndex(source).catch(() => undefined);
+      if (!index || !(await pathExists(path.join(source, MANIFEST_FILE)))) {
+        throw new PydepotError(`the runtime ${ref.id} of ${request.manifest.name} is neither in the depot nor at ${source}`, {
+          path: source,
+          hint: `build it again: nx run ${request.manifest.name}:venv`,
+        });
+      }
+      const tmp = siblingTempPath(dest);
+      try {
+        request.log(`writing runtime ${ref.id} to ${dest}`);
+        const stats = await assembleVersion(source, index, tmp, this.objects, caps);
+        await makeShared(tmp, this.options.groupWritable);
+        await fs.rename(tmp, dest);
+        checkpoint('runtime');
+        await assertComplete(dest, index);
+        return stats;
+      } catch (error) {
+        await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+        throw new PydepotError(`publishing runtime ${ref.id} to ${dest} failed: ${(error as Error).message}; the depot was left as it was`, {
+          path: dest,
+          hint: (error as PydepotError).hint ?? 'check the space and permissions of the depot',
+        });
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * Remove runtimes no kept version of any environment runs on and no
+   * publish used for the grace period (`keepDays`): a rollback can only pick
+   * a kept version, and its runtime is then still there.
+   */
+  private async collectRuntimes(log: (m: string) => void): Promise<void> {
+    const runtimes = path.join(this.depot, RUNTIMES_DIR);
+    const ids = (await fs.readdir(runtimes).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
+    if (ids.length === 0) return;
+    const lock = await acquirePublishLock(runtimes, { log, ...this.options.lock });
+    try {
+      const used = new Set<string>();
+      for (const name of await fs.readdir(this.depot)) {
+        if (name.startsWith('.') || name === RUNTIMES_DIR) continue;
+        const envDir = path.join(this.depot, name);
+        for (const version of await listVersions(envDir)) {
+          const ref = (await readManifest(path.join(envDir, version)).catch(() => undefined))?.runtime;
+          if (ref) used.add(ref.id);
+        }
+      }
+      const graceMs = (this.options.keepDays ?? DEFAULT_KEEP_DAYS) * 86_400_000;
+      for (const id of ids.filter((i) => !used.has(i))) {
+        const st = await fs.stat(path.join(runtimes, id)).catch(() => undefined);
+        if (!st || Date.now() - st.mtimeMs < graceMs) continue;
+        await retire(runtimes, id);
+        log(`runtime ${id}: no kept version runs on it; removed`);
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Objects no version links to any more, in the depot's store and in an environment's own store (depots from before the depot-wide store). */
+  private async collectGarbage(envDir: string): Promise<void> {
+    await collectGarbage(this.objects);
+    if (await pathExists(path.join(envDir, OBJECTS_DIR))) await collectGarbage(path.join(envDir, OBJECTS_DIR));
   }
 
   /**
@@ -294,19 +405,22 @@ async function removeLeftovers(envDir: string): Promise<boolean> {
       (names) => names.filter((n) => /^\..+\.tmp-\d+-[0-9a-f]{6}$/.test(n) || n.startsWith('.trash-')).map((n) => path.join(dir, n)),
       () => [] as string[],
     );
-  const found = [...(await stale(envDir)), ...(await stale(path.join(envDir, OBJECTS_DIR)))];
+  const found = await stale(envDir);
   await Promise.all(found.map((p) => fs.rm(p, { recursive: true, force: true })));
   return found.length > 0;
 }
 
 /**
- * The environment's content store: every file of every version, once, named
- * by its sha256 (and an `x` suffix when executable). Version folders hold
- * hard links into it, so a new version writes only the content no earlier
- * version had, whatever its path; new content is written into the version's
- * temp folder and linked into the store only when complete, so a killed
- * publish never leaves half an object. It is per environment, so the
- * environment's publish lock covers it.
+ * The depot's content store (`<depot>/.objects`): every file of every
+ * version of every environment and runtime, once, named by its sha256 (and
+ * an `x` suffix when executable). Version folders hold hard links into it,
+ * so a new version writes only the content no earlier version of any
+ * environment had, whatever its path; new content is written into the
+ * version's temp folder and linked into the store only when complete, so a
+ * killed publish never leaves half an object. Publishers of different
+ * environments share it without a common lock: collection removes only
+ * objects with one link (no version uses them), and a publisher whose object
+ * was collected meanwhile copies the content and stores it again.
  */
 export const OBJECTS_DIR = '.objects';
 
@@ -316,8 +430,7 @@ function objectKey(e: IndexedEntry): string {
 }
 
 /** Remove objects no version links to any more (link count 1: only the store's own name). */
-async function collectGarbage(envDir: string): Promise<void> {
-  const store = path.join(envDir, OBJECTS_DIR);
+async function collectGarbage(store: string): Promise<void> {
   const names = await fs.readdir(store).catch(() => [] as string[]);
   await mapLimit(names, 16, async (n) => {
     const st = await fs.lstat(path.join(store, n)).catch(() => undefined);
@@ -355,8 +468,7 @@ async function assembleVersion(build: string, index: IndexedEntry[], dest: strin
       if (e.kind === 'symlink') {
         if (caps.symlinks) await fs.symlink(e.target!, to);
         else await copyLinkTarget(build, e, to);
-      } else if (canLink && stored.has(key)) {
-        await fs.link(path.join(store, key), to);
+      } else if (canLink && stored.has(key) && (await linkObject(path.join(store, key), to))) {
         stats.linked++;
       } else {
         // New content goes into the (temp) version folder first, then into the store:
@@ -379,6 +491,21 @@ async function assembleVersion(build: string, index: IndexedEntry[], dest: strin
   for (const e of [...index].reverse()) if (e.kind === 'dir') await fs.chmod(path.join(dest, e.rel), (await fs.stat(path.join(build, e.rel))).mode & 0o7777);
   await fs.chmod(dest, (await fs.stat(build)).mode & 0o7777);
   return stats;
+}
+
+/**
+ * Link a stored object into a version; false when another publisher's
+ * collection removed it meanwhile (the store is depot-wide): the caller
+ * copies the content and stores it again.
+ */
+async function linkObject(object: string, to: string): Promise<boolean> {
+  try {
+    await fs.link(object, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
 }
 
 /**

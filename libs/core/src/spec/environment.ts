@@ -34,6 +34,23 @@ export function defaultLayout(platform: NodeJS.Platform = process.platform): Env
   return platform === 'win32' ? 'self-contained' : 'shared';
 }
 
+/**
+ * Shared runtimes live beside the environments in a depot folder; git and
+ * archive publishers carry each environment whole, so their environments are
+ * self-contained.
+ */
+function specLayout(file: string, spec: Record<string, any>): EnvironmentLayoutKind {
+  const to = spec.publish?.to ?? 'directory';
+  if (to === 'directory') return spec.layout ?? defaultLayout();
+  if (spec.layout === 'shared') {
+    throw new PydepotError(`${file}: field "layout" is "shared", but "publish.to" is "${to}": shared runtimes live beside the environments in a depot folder`, {
+      path: file,
+      hint: `remove "layout" (a ${to} publish carries a self-contained environment) or publish to a directory depot`,
+    });
+  }
+  return 'self-contained';
+}
+
 export interface IndexSettings {
   url: string;
   extraUrls: string[];
@@ -166,7 +183,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
     requirements: (spec.requirements ?? []).map((r: string) => path.resolve(dir, r)),
     installer: spec.installer,
     pythonPath: spec.pythonPath ?? 'ignore',
-    layout: base ? base.layout : (spec.layout ?? defaultLayout()),
+    layout: base ? base.layout : specLayout(file, spec),
     index: {
       url: spec.index?.url ?? DEFAULT_INDEX_URL,
       extraUrls: spec.index?.extraUrls ?? [],

@@ -8,9 +8,11 @@ import {
   type PreTasksExecution,
   type TargetConfiguration,
 } from '@nx/devkit';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 // A narrow import (not @pydepot/core's index): the plugin loads on every Nx command.
 import { declaredBase, declaredRequirementNames, normalizeName, readPyproject, requirementName } from '../../../core/src/library/pyproject';
+import { declaredRuntime, DeclaredRuntime } from '../../../core/src/spec/runtime-request';
 import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, DEFAULT_WHEEL_DIR, DEFAULT_WHEELHOUSE_DIR, stagePath, StageTarget } from '../utils/paths';
 import { probeRemoteCache } from './remote-cache';
 
@@ -20,8 +22,6 @@ export interface PydepotPluginOptions {
   depot?: string;
   /** Folder of the stage outputs. */
   buildDir?: string;
-  unpackTargetName?: string;
-  ensurepipTargetName?: string;
   venvTargetName?: string;
   pipInstallTargetName?: string;
   publishTargetName?: string;
@@ -30,6 +30,7 @@ export interface PydepotPluginOptions {
   lockTargetName?: string;
   wheelhouseTargetName?: string;
   buildWheelTargetName?: string;
+  runtimeTargetName?: string;
   /** Folder of in-repo packages' wheels (build-wheel outputs). */
   wheelDir?: string;
 }
@@ -47,6 +48,11 @@ const SOURCE_INPUT = 'pydepot-source';
  */
 const DELTA_OUTPUT = '{options.outputPath}.delta';
 export const ENVIRONMENT_TAG = 'type:python-environment';
+export const RUNTIME_TAG = 'type:python-runtime';
+/** Runtime projects have no files of their own: a virtual root beside the environments. */
+const RUNTIME_ROOT = 'environments/.runtimes';
+/** Folder of the runtime store and manifests, under the build folder (pipeline/runtime.ts RUNTIMES_DIR). */
+const RUNTIMES_DIR = '_runtimes';
 export const PACKAGE_TAG = 'type:python-package';
 
 type Normalized = Required<PydepotPluginOptions>;
@@ -134,8 +140,6 @@ export function normalizeOptions(options: PydepotPluginOptions | undefined): Nor
   return {
     depot: options?.depot ?? DEFAULT_DEPOT,
     buildDir: options?.buildDir ?? DEFAULT_BUILD_DIR,
-    unpackTargetName: options?.unpackTargetName ?? 'unpack',
-    ensurepipTargetName: options?.ensurepipTargetName ?? 'ensurepip',
     venvTargetName: options?.venvTargetName ?? 'venv',
     pipInstallTargetName: options?.pipInstallTargetName ?? 'pip-install',
     publishTargetName: options?.publishTargetName ?? 'publish',
@@ -144,6 +148,7 @@ export function normalizeOptions(options: PydepotPluginOptions | undefined): Nor
     lockTargetName: options?.lockTargetName ?? 'lock',
     wheelhouseTargetName: options?.wheelhouseTargetName ?? 'wheelhouse',
     buildWheelTargetName: options?.buildWheelTargetName ?? 'build-wheel',
+    runtimeTargetName: options?.runtimeTargetName ?? 'runtime',
     wheelDir: options?.wheelDir ?? DEFAULT_WHEEL_DIR,
   };
 }
@@ -158,13 +163,18 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
   const name = path.posix.basename(projectRoot);
   const base = declaredBase(path.join(context.workspaceRoot, specFile));
   const inputs = pluginInputs(context.workspaceRoot);
-  const interpreter = { runtime: `node ${identityScript(context.workspaceRoot)} ${specFile}` };
+  // The runtime this environment runs on: its own, or (built on a base) its base chain's.
+  const runtime = rootRuntime(specFile, context.workspaceRoot);
+  const runtimeManifest = runtime && path.posix.join(options.buildDir.replace(/\\/g, '/'), RUNTIMES_DIR, `${runtime.project}.json`);
+  const interpreter = { runtime: runtime ? runtimeIdentityCommand(context.workspaceRoot, runtime) : `node ${identityScript(context.workspaceRoot)} ${specFile}` };
   const pythonInputs = [...inputs, interpreter];
   // The files of the projects this one depends on: its base environment's spec and lock, in-repo packages' sources.
   const dependencySources = `^${SOURCE_INPUT}`;
   const stage = (target: StageTarget) => stagePath(name, target, options.buildDir);
-  const common = { environment: specFile, buildDir: options.buildDir };
+  const common = { environment: specFile, buildDir: options.buildDir, ...(runtimeManifest ? { runtime: runtimeManifest } : {}) };
   const wheels = { dependencies: true, target: options.buildWheelTargetName };
+  // Shared layout: the venv stage is a few files (a full output); self-contained: a copy of the runtime (a delta over it).
+  const shared = declaredLayout(path.join(context.workspaceRoot, specFile)) === 'shared';
 
   const build: Record<string, TargetConfiguration> = base
     ? {
@@ -179,31 +189,20 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
         },
       }
     : {
-        [options.unpackTargetName]: {
-          executor: `${EXECUTORS}:unpack`,
-          options: { ...common, outputPath: stage('unpack') },
-          cache: true,
-          inputs: pythonInputs,
-          outputs: ['{options.outputPath}'],
-          metadata: { description: 'Unpack the Python distribution into a relocatable prefix', technologies: ['python'] },
-        },
-        [options.ensurepipTargetName]: {
-          executor: `${EXECUTORS}:ensurepip`,
-          options: { ...common, inputPath: stage('unpack'), outputPath: stage('ensurepip'), delta: true },
-          dependsOn: [options.unpackTargetName],
-          cache: true,
-          inputs: pythonInputs,
-          outputs: [DELTA_OUTPUT],
-          metadata: { description: 'Install the bundled pip with ensurepip', technologies: ['python'] },
-        },
         [options.venvTargetName]: {
           executor: `${EXECUTORS}:venv`,
-          options: { ...common, inputPath: stage('ensurepip'), outputPath: stage('venv'), delta: true },
-          dependsOn: [options.ensurepipTargetName],
+          options: { ...common, outputPath: stage('venv'), delta: !shared },
+          dependsOn: runtime ? [{ projects: [runtime.project], target: options.runtimeTargetName }] : [],
           cache: true,
-          inputs: pythonInputs,
-          outputs: [DELTA_OUTPUT],
-          metadata: { description: 'Create the self-contained environment for this tool', technologies: ['python'] },
+          // The spec's layout, name and description shape this stage.
+          inputs: [...pythonInputs, '{projectRoot}/environment.json'],
+          outputs: [shared ? '{options.outputPath}' : DELTA_OUTPUT],
+          metadata: {
+            description: shared
+              ? `Create this tool's environment on runtime ${runtime?.project ?? '(unknown)'}: a venv whose home is a relative path to the shared runtime`
+              : `Create this tool's self-contained environment: a private copy of runtime ${runtime?.project ?? '(unknown)'}`,
+            technologies: ['python'],
+          },
         },
       };
 
@@ -244,8 +243,8 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
     [options.lockTargetName]: {
       executor: `${EXECUTORS}:lock`,
       // The interpreter (and a base environment's packages) the lock is resolved for.
-      options: { ...common, inputPath: base ? stage('venv') : stage('unpack') },
-      dependsOn: [base ? options.venvTargetName : options.unpackTargetName, wheels],
+      options: { ...common, inputPath: stage('venv') },
+      dependsOn: [options.venvTargetName, wheels],
       // Writes requirements.lock into the source tree, for review: never cached.
       cache: false,
       metadata: { description: 'Resolve the packages into a hashed requirements.lock (commit it)', technologies: ['python'] },
@@ -263,6 +262,7 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
 
   return {
     projects: {
+      ...(runtime && !base ? runtimeProject(runtime, options, context) : {}),
       [projectRoot]: {
         name,
         root: projectRoot,
@@ -274,6 +274,81 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
       },
     },
   };
+}
+
+/**
+ * One project per distinct Python the environments use (`python-3.12`): its
+ * `runtime` target builds the interpreter once for all of them. Every spec
+ * on that Python returns the same project (Nx merges them); its cache key is
+ * the distribution's identity and the plugin, never which environment asked
+ * or where the interpreter is installed.
+ */
+function runtimeProject(runtime: DeclaredRuntime, options: Normalized, context: CreateNodesContextV2) {
+  const root = path.posix.join(RUNTIME_ROOT, runtime.project);
+  const label = typeof runtime.request.python === 'string' ? `CPython ${runtime.request.python}` : `CPython from ${JSON.stringify(runtime.request.python)}`;
+  return {
+    [root]: {
+      name: runtime.project,
+      root,
+      projectType: 'library' as const,
+      tags: [RUNTIME_TAG],
+      targets: {
+        [options.runtimeTargetName]: {
+          executor: `${EXECUTORS}:runtime`,
+          options: {
+            python: runtime.request.python,
+            includeStdlibTests: runtime.request.includeStdlibTests,
+            outputPath: path.posix.join(options.buildDir.replace(/\\/g, '/'), RUNTIMES_DIR, `${runtime.project}.json`),
+          },
+          cache: true,
+          inputs: [...pluginInputs(context.workspaceRoot), { runtime: runtimeIdentityCommand(context.workspaceRoot, runtime) }],
+          // The manifest only: the tree sits in the content-addressed store beside it (a cache hit writes a few hundred bytes).
+          outputs: ['{options.outputPath}'],
+          metadata: { description: `Build ${label} once for every environment on it: relocatable, launcher, pip, bytecode`, technologies: ['python'] },
+        },
+      },
+      metadata: { description: `Python runtime ${runtime.project}, shared by the environments built on it`, technologies: ['python'] },
+    },
+  };
+}
+
+/** The runtime of a spec, following "base" to the environment that names a Python (sibling folders). */
+function rootRuntime(specFile: string, workspaceRoot: string): DeclaredRuntime | undefined {
+  let file = specFile;
+  for (let hops = 0; hops < 32; hops++) {
+    const abs = path.join(workspaceRoot, file);
+    const base = declaredBase(abs);
+    if (!base) return declaredRuntime(abs, workspaceRoot);
+    file = path.posix.join(path.posix.dirname(path.posix.dirname(file)), base, 'environment.json');
+  }
+  return undefined; // a cycle: reported by createDependencies
+}
+
+/** "shared" or "self-contained", as the spec (or, built on a base, its base chain) says; the platform default otherwise. */
+function declaredLayout(specFile: string): string {
+  let file = specFile;
+  for (let hops = 0; hops < 32; hops++) {
+    let spec: Record<string, unknown>;
+    try {
+      spec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch {
+      break;
+    }
+    if (typeof spec.base === 'string') {
+      file = path.join(path.dirname(path.dirname(file)), spec.base, 'environment.json');
+      continue;
+    }
+    const to = (spec.publish as { to?: unknown } | undefined)?.to;
+    if (to !== undefined && to !== 'directory') return 'self-contained'; // git and archive carry environments whole
+    if (typeof spec.layout === 'string') return spec.layout;
+    break;
+  }
+  return process.platform === 'win32' ? 'self-contained' : 'shared';
+}
+
+/** The runtime input naming a runtime request (base64url JSON: no shell quoting), shared by the runtime and its environments. */
+function runtimeIdentityCommand(workspaceRoot: string, runtime: DeclaredRuntime): string {
+  return `node ${identityScript(workspaceRoot)} --runtime ${Buffer.from(JSON.stringify(runtime.request)).toString('base64url')}`;
 }
 
 /** An in-repo Python package (libs/python/<name>/pyproject.toml): its wheel, built by the pinned uv. */

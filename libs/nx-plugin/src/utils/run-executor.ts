@@ -1,6 +1,6 @@
 import type { ExecutorContext } from '@nx/devkit';
 import * as path from 'node:path';
-import { cacheDir, deltaPath, EnvironmentSpec, formatError, loadEnvironmentSpec, maskCredentials, materializeStage, writeStageDelta } from '@pydepot/core';
+import { cacheDir, deltaPath, ensureRuntime, EnvironmentSpec, formatError, loadEnvironmentSpec, maskCredentials, materializeStage, RuntimeManifest, writeStageDelta } from '@pydepot/core';
 import { rm } from 'node:fs/promises';
 import { PREVIOUS, stagePath, StageTarget } from './paths';
 
@@ -10,6 +10,8 @@ export interface CommonOptions {
   buildDir?: string;
   /** Stages: the Nx output is `<outputPath>.delta` (set by the inference plugin). */
   delta?: boolean;
+  /** The runtime manifest the environment runs on (set by the inference plugin). */
+  runtime?: string;
 }
 
 export interface ExecutorEnv {
@@ -27,10 +29,16 @@ export interface ExecutorEnv {
   taskHash?: string;
   /** Wheel folders of the in-repo packages this project depends on, directly or through other packages. */
   localWheelDirs(): string[];
-  /** A stage's full tree, ready to read (rebuilt from its delta when a cache hit restored only that). */
+  /**
+   * A stage's full tree, ready to read and run: its runtime first (rebuilt in
+   * the store when a cache hit restored only its manifest), then the stage
+   * (rebuilt from its delta when a cache hit restored only that).
+   */
   input(stagePath: string): Promise<string>;
-  /** After a stage wrote its full tree: record it as a delta over its input when the target asks (`delta`). */
-  finishStage(outputPath: string, inputPath: string): Promise<void>;
+  /** The environment's runtime (manifest and tree), ensured; undefined when the target names none. */
+  runtime(): Promise<{ manifest: RuntimeManifest; root: string } | undefined>;
+  /** After a stage wrote its full tree: record it as a delta over its input when the target asks (`delta`) and there is one. */
+  finishStage(outputPath: string, inputPath: string | undefined): Promise<void>;
 }
 
 /**
@@ -48,6 +56,7 @@ export async function runExecutor(
   const projectRoot = context.projectsConfigurations?.projects[project]?.root ?? '.';
   const abs = (p: string) => path.resolve(context.root, p);
   let spec: EnvironmentSpec | undefined;
+  let runtime: ReturnType<ExecutorEnv['runtime']> | undefined;
   const taskId = `${project}:${context.targetName}${context.configurationName ? `:${context.configurationName}` : ''}`;
   const env: ExecutorEnv = {
     workspaceRoot: context.root,
@@ -61,9 +70,13 @@ export async function runExecutor(
     log: (message) => console.log(maskCredentials(`pydepot ${name} ${project}: ${message}`)),
     taskHash: context.taskGraph?.tasks[taskId]?.hash,
     localWheelDirs: () => localWheelDirs(context, project).map(abs),
-    input: (stage) => materializeStage(stage),
+    input: async (stage) => {
+      await env.runtime();
+      return materializeStage(stage);
+    },
+    runtime: () => (runtime ??= options.runtime ? ensureRuntime(abs(options.runtime), { workspaceRoot: context.root, cacheDir: env.cacheDir, log: env.log }) : Promise.resolve(undefined)),
     finishStage: async (output, input) => {
-      if (options.delta) await writeStageDelta(output, input);
+      if (options.delta && input) await writeStageDelta(output, input);
       else await rm(deltaPath(output), { recursive: true, force: true }); // a full output: no stale delta next to it
     },
   };

@@ -2,4 +2,5 @@ export interface LockExecutorSchema {
   environment?: string;
   buildDir?: string;
   inputPath?: string;
+  runtime?: string;
 }

@@ -5,4 +5,5 @@ export interface PipInstallExecutorSchema {
   outputPath?: string;
   delta?: boolean;
   installer?: 'pip' | 'uv';
+  runtime?: string;
 }

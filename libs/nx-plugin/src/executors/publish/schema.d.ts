@@ -11,4 +11,5 @@ export interface PublishExecutorSchema {
   lfs?: boolean;
   formats?: Array<'tar.zst' | 'zip'>;
   audit?: boolean;
+  runtime?: string;
 }

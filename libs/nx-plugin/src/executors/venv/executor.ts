@@ -1,20 +1,28 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { createEnvironment } from '@pydepot/core';
+import { createEnvironment, createSharedEnvironment } from '@pydepot/core';
 import { runExecutor } from '../../utils/run-executor';
 import type { VenvExecutorSchema } from './schema';
 
 export default async function venvExecutor(options: VenvExecutorSchema, context: ExecutorContext) {
   return runExecutor('venv', options, context, async (env) => {
     const spec = env.spec();
-    const inputPath = await env.input(env.previousStage('venv', options.inputPath));
     const outputPath = env.stage('venv', options.outputPath);
-    await createEnvironment({
-      inputPath,
-      outputPath,
-      name: spec.name,
-      description: spec.description,
-      log: env.log,
-    });
-    await env.finishStage(outputPath, inputPath);
+    const runtime = await env.runtime();
+    // Built on a base: a copy of the base's finished build (which knows its runtime and layout).
+    if (spec.base || !runtime) {
+      const inputPath = await env.input(env.previousStage('venv', options.inputPath));
+      await createEnvironment({ inputPath, outputPath, name: spec.name, description: spec.description, log: env.log });
+      await env.finishStage(outputPath, inputPath);
+      return;
+    }
+    if (spec.layout === 'shared' && runtime.manifest.launcher) {
+      await createSharedEnvironment({ runtime, outputPath, name: spec.name, description: spec.description, log: env.log });
+      env.log(`shared layout: runs on runtime ${runtime.manifest.id}`);
+      await env.finishStage(outputPath, undefined);
+      return;
+    }
+    if (spec.layout === 'shared') env.log(`runtime ${runtime.manifest.id} has no launcher (no shared libpython): this environment gets a private copy of it (layout "self-contained")`);
+    await createEnvironment({ inputPath: runtime.root, outputPath, name: spec.name, description: spec.description, log: env.log });
+    await env.finishStage(outputPath, runtime.root);
   });
 }

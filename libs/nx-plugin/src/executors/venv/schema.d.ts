@@ -4,4 +4,5 @@ export interface VenvExecutorSchema {
   inputPath?: string;
   outputPath?: string;
   delta?: boolean;
+  runtime?: string;
 }

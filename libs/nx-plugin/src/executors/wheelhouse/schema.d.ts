@@ -3,4 +3,5 @@ export interface WheelhouseExecutorSchema {
   buildDir?: string;
   inputPath?: string;
   outputPath?: string;
+  runtime?: string;
 }

@@ -1,0 +1,5 @@
+export interface RuntimeExecutorSchema {
+  python: string | Record<string, unknown>;
+  includeStdlibTests?: boolean;
+  outputPath?: string;
+}
