@@ -5,7 +5,8 @@ import { exec, git, grepText, makeWorkspace, nx, REPO, snapshot, taskLines } fro
 
 jest.setTimeout(600_000);
 
-const BUILD_TARGETS = ['unpack', 'ensurepip', 'venv', 'pip-install'];
+const BUILD_TARGETS = ['venv', 'pip-install'];
+const RUNTIMES = { 'cli-tools': 'python-3.11', 'maxscript-imaging': 'python-3.12' } as const;
 
 describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
   const { ws, cleanup } = makeWorkspace();
@@ -20,16 +21,20 @@ describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
       expect(existsSync(path.join(depot, env, 'current', 'bin', 'python'))).toBe(true);
       expect(existsSync(path.join(depot, env, 'current', 'pydepot.json'))).toBe(true);
     }
+    // Each Python is a project of its own, built once; the depot holds each once.
+    expect(Object.keys(taskLines(run.out)).filter((t) => t.endsWith(':runtime')).sort()).toEqual(['python-3.11:runtime', 'python-3.12:runtime']);
+    expect(readdirSync(path.join(depot, '_runtimes')).filter((n) => !n.startsWith('.'))).toHaveLength(2);
   });
 
   it('runs no build step and writes nothing to the depot when nothing changed', () => {
     const before = snapshot(depot);
     const run = nx(ws, 'run-many', '-t', 'publish');
     expect(run.status).toBe(0);
-    expect(run.out).toContain('Nx read the output from the cache instead of running the command for 8 out of 10 tasks');
+    expect(run.out).toContain('Nx read the output from the cache instead of running the command for 6 out of 8 tasks');
     const tasks = taskLines(run.out);
-    for (const env of ['maxscript-imaging', 'cli-tools']) {
+    for (const env of ['maxscript-imaging', 'cli-tools'] as const) {
       for (const t of BUILD_TARGETS) expect(tasks[`${env}:${t}`]).toMatch(/cache/);
+      expect(tasks[`${RUNTIMES[env]}:runtime`]).toMatch(/cache/);
     }
     expect(run.out.match(/is up to date; nothing written/g)).toHaveLength(2);
     expect(snapshot(depot)).toEqual(before);
@@ -44,14 +49,15 @@ describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
     expect(run.out).not.toMatch(/nx run [\w-]+:publish/);
   });
 
-  it('runs the published environments moved and through a symlink, with the build output removed', () => {
+  it('runs the published environments from a moved copy of the depot and through a symlink, with the build output removed', () => {
     const { dir: away, cleanup: cleanupAway } = testdir({}, 'pydepot-moved-');
     try {
-      for (const env of ['maxscript-imaging', 'cli-tools']) cpSync(realpathSync(path.join(depot, env, 'current')), path.join(away, env), { recursive: true, verbatimSymlinks: true });
-      symlinkSync(path.join(away, 'cli-tools'), path.join(away, 'tools-link'));
+      // The depot is what moves (a share mounted elsewhere): environments find their runtime in it by a relative path.
+      cpSync(depot, path.join(away, 'depot'), { recursive: true, verbatimSymlinks: true });
+      symlinkSync(path.join(away, 'depot/cli-tools/current'), path.join(away, 'tools-link'));
       rmSync(path.join(ws, 'dist'), { recursive: true, force: true });
-      expect(exec(path.join(away, 'maxscript-imaging/bin/python'), ['-c', 'import PIL, PIL.Image; print(PIL.__version__)']).trim()).toBe('13.0.0');
-      for (const root of [path.join(away, 'cli-tools'), path.join(away, 'tools-link')]) {
+      expect(exec(path.join(away, 'depot/maxscript-imaging/current/bin/python'), ['-c', 'import PIL, PIL.Image; print(PIL.__version__)']).trim()).toBe('13.0.0');
+      for (const root of [path.join(away, 'depot/cli-tools/current'), path.join(away, 'tools-link')]) {
         expect(exec(path.join(root, 'bin/pygmentize'), ['-V'])).toContain('Pygments version 2.21.0');
         expect(exec(path.join(root, 'bin/python'), ['-c', 'import sys; print(sys.prefix)']).trim()).toBe(realpathSync(root));
       }
@@ -70,7 +76,8 @@ describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
     expect(run.status).toBe(0);
     const tasks = taskLines(run.out);
     for (const t of BUILD_TARGETS) expect(tasks[`maxscript-imaging:${t}`]).toMatch(/cache/);
-    for (const t of ['unpack', 'ensurepip', 'venv']) expect(tasks[`cli-tools:${t}`]).toMatch(/cache/);
+    expect(tasks['cli-tools:venv']).toMatch(/cache/);
+    expect(tasks['python-3.11:runtime']).toMatch(/cache/);
     expect(tasks['cli-tools:pip-install']).toBe('');
     expect(readdirSync(path.join(depot, 'cli-tools')).filter((n) => /^[0-9a-f]{16}$/.test(n))).toHaveLength(2);
 

@@ -10,8 +10,10 @@ jest.setTimeout(900_000);
 
 const SERVER = path.join(REPO, 'tools/cache-server/server.js');
 const TOKEN = 'pydepot-test-token';
-const BUILD_TARGETS = ['unpack', 'ensurepip', 'venv', 'pip-install'];
+const BUILD_TARGETS = ['venv', 'pip-install'];
 const ENVIRONMENTS = ['maxscript-imaging', 'cli-tools'];
+const RUNTIMES = ['python-3.11', 'python-3.12'];
+const CACHED_TASKS = ENVIRONMENTS.length * BUILD_TARGETS.length + RUNTIMES.length;
 
 /** Start tools/cache-server on a free port of 127.0.0.1; resolves with its URL. */
 function startServer(dir: string, extra: string[] = []): Promise<{ url: string; child: ChildProcess }> {
@@ -51,7 +53,10 @@ describe('a shared remote cache (tools/cache-server, Nx self-hosted protocol)', 
   it('clone A builds everything and fills the remote cache', () => {
     const run = nxWith(remote(), a.ws, 'run-many', '-t', 'publish');
     expect(run.status).toBe(0);
-    expect(readdirSync(path.join(store, 'v1'))).toHaveLength(ENVIRONMENTS.length * BUILD_TARGETS.length);
+    // One entry per build task, plus each runtime's tree once (a blob beside them, fetched only by a machine that lacks it).
+    const stored = readdirSync(path.join(store, 'v1'));
+    expect(stored.filter((n) => n.startsWith('pydepot-runtime-'))).toHaveLength(RUNTIMES.length);
+    expect(stored).toHaveLength(CACHED_TASKS + RUNTIMES.length);
   });
 
   it('clone B gets every build target from the remote cache, runs no Python step, and publishes identical environments', async () => {
@@ -59,7 +64,11 @@ describe('a shared remote cache (tools/cache-server, Nx self-hosted protocol)', 
     expect(run.status).toBe(0);
     const tasks = taskLines(run.out);
     for (const env of ENVIRONMENTS) for (const t of BUILD_TARGETS) expect([`${env}:${t}`, tasks[`${env}:${t}`]]).toEqual([`${env}:${t}`, '[remote cache]']);
-    expect(run.out).toContain(`Nx read the output from the cache instead of running the command for ${ENVIRONMENTS.length * BUILD_TARGETS.length} out of`);
+    for (const rt of RUNTIMES) expect(tasks[`${rt}:runtime`]).toBe('[remote cache]');
+    expect(run.out).toContain(`Nx read the output from the cache instead of running the command for ${CACHED_TASKS} out of`);
+    // Each interpreter arrives once, checked file by file; nothing is built here.
+    expect(run.out.match(/runtime cpython-[\w.-]+ fetched from/g)).toHaveLength(RUNTIMES.length);
+    expect(run.out).not.toMatch(/building it|installing pip with ensurepip/);
     for (const env of ENVIRONMENTS) {
       const current = (ws: string) => JSON.parse(readFileSync(path.join(ws, 'dist/depot', env, 'current.json'), 'utf8')).version;
       expect(current(b.ws)).toBe(current(a.ws));
@@ -71,7 +80,7 @@ describe('a shared remote cache (tools/cache-server, Nx self-hosted protocol)', 
   it('a wrong token fails with a clear message', () => {
     const c = makeWorkspace();
     try {
-      const run = nxWith({ ...remote(), NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: 'wrong' }, c.ws, 'run', 'cli-tools:unpack');
+      const run = nxWith({ ...remote(), NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: 'wrong' }, c.ws, 'run', 'python-3.11:runtime');
       expect(run.status).not.toBe(0);
       expect(run.out).toContain('Unauthorized: missing or invalid bearer token: set NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN');
     } finally {
@@ -88,13 +97,13 @@ describe('a shared remote cache (tools/cache-server, Nx self-hosted protocol)', 
       const port = (probe.address() as { port: number }).port;
       await new Promise((resolve) => probe.close(resolve));
       const down = { NX_SELF_HOSTED_REMOTE_CACHE_SERVER: `http://127.0.0.1:${port}`, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: TOKEN };
-      const strict = nxWith({ ...down, PYDEPOT_REMOTE_CACHE_REQUIRED: '1' }, d.ws, 'run', 'cli-tools:unpack');
+      const strict = nxWith({ ...down, PYDEPOT_REMOTE_CACHE_REQUIRED: '1' }, d.ws, 'run', 'python-3.11:runtime');
       expect(strict.status).not.toBe(0);
       expect(strict.out).toMatch(/Failed to send request/);
-      const lenient = nxWith(down, d.ws, 'run', 'cli-tools:unpack');
+      const lenient = nxWith(down, d.ws, 'run', 'python-3.11:runtime');
       expect(lenient.status).toBe(0);
       expect(lenient.out).toContain(`pydepot  WARNING: the remote cache http://127.0.0.1:${port} is unreachable (ECONNREFUSED); this run uses the local cache only`);
-      expect(lenient.out).toMatch(/pydepot unpack cli-tools: CPython 3\.11\.\d+ \(installed\) ready/);
+      expect(lenient.out).toMatch(/pydepot runtime python-3\.11: CPython 3\.11\.\d+ \(installed\) is runtime cpython-3\.11/);
     } finally {
       d.cleanup();
     }

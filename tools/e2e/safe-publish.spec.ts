@@ -124,7 +124,7 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     const cycle = nx('show', 'projects');
     expect(cycle.status).not.toBe(0);
     expect(cycle.out).toContain('field "base" makes a cycle: loop-a → loop-b → loop-a (environments/loop-a/environment.json, environments/loop-b/environment.json)');
-    expect(existsSync(path.join(ws, 'dist/pydepot/tool/unpack'))).toBe(true); // from the first test, untouched
+    expect(existsSync(path.join(ws, 'dist/pydepot/_runtimes/python-3.12.json'))).toBe(true); // from the first test, untouched
     expect(readFileSync(specFile, 'utf8')).toContain('hello-tool=1.0.0');
   });
 });

@@ -15,6 +15,7 @@ import { hostLayout, minorOf, RUNTIMES_DIR } from '../environment/layout';
 import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, writeManifest } from '../environment/manifest';
 import { compileBytecode, listPackages, runPython } from '../environment/python';
 import { makeScriptsRelocatable } from '../environment/scripts';
+import { BlobStore, fetchRuntime, shareRuntime } from './runtime-share';
 
 /*
  * Runtimes: each distinct Python distribution the workspace uses, built
@@ -27,7 +28,8 @@ import { makeScriptsRelocatable } from '../environment/scripts';
  * fully cached run restores a few hundred bytes per runtime instead of
  * rewriting an interpreter. A reader whose store lacks the tree (a fresh
  * clone served from a remote cache) rebuilds it from the manifest's request
- * (`ensureRuntime`), under a lock, once.
+ * (`ensureRuntime`), under a lock, once, or fetches it from where the
+ * machine that built it shared it (runtime-share.ts: the remote cache).
  *
  * The depot mirrors the store: `<depot>/_runtimes/<id>`, two levels above
  * every environment version, as the store is two levels above every stage
@@ -95,7 +97,9 @@ export function runtimeIdentity(request: RuntimeRequest, workspaceRoot: string):
  * write the manifest. `id` forces the folder name (a rebuild of a tree a
  * restored manifest names).
  */
-export async function buildRuntime(options: StageLog & { request: RuntimeRequest; workspaceRoot: string; manifestPath: string; cacheDir: string; id?: string }): Promise<RuntimeManifest> {
+export async function buildRuntime(
+  options: StageLog & { request: RuntimeRequest; workspaceRoot: string; manifestPath: string; cacheDir: string; id?: string; /** Where other machines fetch the tree from (the remote cache). */ share?: BlobStore },
+): Promise<RuntimeManifest> {
   const { request, log } = options;
   const source = runtimeSource(request, options.workspaceRoot);
   const store = path.dirname(options.manifestPath);
@@ -131,6 +135,7 @@ export async function buildRuntime(options: StageLog & { request: RuntimeRequest
       request,
       identity: runtimeIdentity(request, options.workspaceRoot),
     };
+    if (options.share) await shareRuntime(final, id, options.share, log);
     await writeJsonAtomic(options.manifestPath, runtime);
     log(`runtime ${id} ready (${entries.filter((e) => e.kind === 'file').length} files)`);
     return runtime;
@@ -145,13 +150,16 @@ export async function buildRuntime(options: StageLog & { request: RuntimeRequest
  * rebuilt there when missing or incomplete (a cache hit restored only the
  * manifest). Concurrent callers rebuild it once.
  */
-export async function ensureRuntime(manifestPath: string, options: StageLog & { workspaceRoot: string; cacheDir: string }): Promise<{ manifest: RuntimeManifest; root: string }> {
+export async function ensureRuntime(
+  manifestPath: string,
+  options: StageLog & { workspaceRoot: string; cacheDir: string; share?: BlobStore },
+): Promise<{ manifest: RuntimeManifest; root: string }> {
   const manifest = await readRuntimeManifest(manifestPath);
   const root = runtimeTree(manifestPath, manifest);
   if ((await storedContentHash(root)) === manifest.contentHash) return { manifest, root };
   const lock = await acquireFileLock(`${root}.lock`, { activity: 'rebuild', subject: manifest.id, log: options.log, staleMs: 60_000, timeoutMs: 30 * 60_000 });
   try {
-    if ((await storedContentHash(root)) !== manifest.contentHash) {
+    if ((await storedContentHash(root)) !== manifest.contentHash && !(options.share && (await fetchRuntime(root, manifest.id, manifest.contentHash, options.share, options.log)))) {
       options.log(`runtime ${manifest.id} is not in ${path.dirname(root)} (restored from a cache): building it`);
       await buildRuntime({ request: manifest.request, workspaceRoot: options.workspaceRoot, manifestPath: `${root}.rebuilt.json`, cacheDir: options.cacheDir, id: manifest.id, log: options.log });
       await fs.rm(`${root}.rebuilt.json`, { force: true });

@@ -34,7 +34,7 @@ describe('DirectoryPublisher', () => {
       expect(statSync(path.join(envDir, 'v2/lib/big.bin')).ino).toBe(statSync(path.join(envDir, 'v1/lib/big.bin')).ino);
       expect(readFileSync(path.join(envDir, 'v1/lib/pkg/a.py'), 'utf8')).toBe('a = 1');
       expect(readlinkSync(path.join(envDir, 'current'))).toBe('v2');
-      expect(readdirSync(envDir).sort()).toEqual(['.objects', 'CHANGELOG.md', 'current', 'current.json', 'releases.json', 'v1', 'v2']);
+      expect(readdirSync(envDir).sort()).toEqual(['CHANGELOG.md', 'current', 'current.json', 'releases.json', 'v1', 'v2']);
       const changelog = readFileSync(path.join(envDir, 'CHANGELOG.md'), 'utf8');
       expect(changelog).toContain('- added b 1.0');
       expect(changelog).toContain('- a 1.0 → 1.1');
@@ -62,7 +62,7 @@ describe('DirectoryPublisher', () => {
       } finally {
         (fs as any).copyFile = original;
       }
-      expect(readdirSync(path.join(depot, 'tool')).sort()).toEqual(['.objects', 'CHANGELOG.md', 'current', 'current.json', 'releases.json', 'v1']);
+      expect(readdirSync(path.join(depot, 'tool')).sort()).toEqual(['CHANGELOG.md', 'current', 'current.json', 'releases.json', 'v1']);
       expect(readlinkSync(path.join(depot, 'tool', 'current'))).toBe('v1');
       // The next publish cleans up what the failed one left in the content store.
       await publisher.publish({ buildPath: path.join(dir, 'b2'), manifest: manifest('v2'), ...quiet });
@@ -92,9 +92,10 @@ describe('DirectoryPublisher', () => {
       const forward = await publisher.publish({ buildPath: path.join(dir, 'v3'), manifest: manifest('v3', [['a', 'v3']]), ...quiet });
       expect(forward).toMatchObject({ copied: false, currentChanged: true, bytesWritten: 0 });
       expect((await readReleases(envDir)).map((r) => `${r.action} ${r.version}`)).toEqual(['publish v1', 'publish v2', 'publish v3', 'rollback v2', 'publish v3']);
-      expect(readdirSync(envDir).filter((n) => n.startsWith('.'))).toEqual(['.objects']);
-      // v1 is gone, and so is the content only it had.
-      expect(readdirSync(path.join(envDir, '.objects')).map((n) => readFileSync(path.join(envDir, '.objects', n), 'utf8')).sort()).toEqual(['v2', 'v3']);
+      expect(readdirSync(envDir).filter((n) => n.startsWith('.'))).toEqual([]);
+      // v1 is gone, and so is the content only it had (the content store is depot-wide).
+      const objects = path.join(path.dirname(envDir), '.objects');
+      expect(readdirSync(objects).map((n) => readFileSync(path.join(objects, n), 'utf8')).sort()).toEqual(['v2', 'v3']);
     } finally {
       cleanup();
     }

@@ -35,6 +35,8 @@ export interface ExecutorEnv {
    * (rebuilt from its delta when a cache hit restored only that).
    */
   input(stagePath: string): Promise<string>;
+  /** Nx's self-hosted remote cache, when the run uses one: runtime trees travel through it beside the task outputs. */
+  share?: { url: string; token?: string };
   /** The environment's runtime (manifest and tree), ensured; undefined when the target names none. */
   runtime(): Promise<{ manifest: RuntimeManifest; root: string } | undefined>;
   /** After a stage wrote its full tree: record it as a delta over its input when the target asks (`delta`) and there is one. */
@@ -74,7 +76,8 @@ export async function runExecutor(
       await env.runtime();
       return materializeStage(stage);
     },
-    runtime: () => (runtime ??= options.runtime ? ensureRuntime(abs(options.runtime), { workspaceRoot: context.root, cacheDir: env.cacheDir, log: env.log }) : Promise.resolve(undefined)),
+    runtime: () => (runtime ??= options.runtime ? ensureRuntime(abs(options.runtime), { workspaceRoot: context.root, cacheDir: env.cacheDir, log: env.log, share: env.share }) : Promise.resolve(undefined)),
+    share: remoteCache(),
     finishStage: async (output, input) => {
       if (options.delta && input) await writeStageDelta(output, input);
       else await rm(deltaPath(output), { recursive: true, force: true }); // a full output: no stale delta next to it
@@ -90,6 +93,13 @@ export async function runExecutor(
 }
 
 const BUILD_WHEEL = '@pydepot/nx-plugin:build-wheel';
+
+/** The run's remote cache (the plugin's preTasksExecution blanks the variable when the server is down). */
+function remoteCache(env: NodeJS.ProcessEnv = process.env): ExecutorEnv['share'] {
+  const url = env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER;
+  if (!url || /^(1|true)$/i.test(env.NX_SKIP_REMOTE_CACHE ?? '') || /^(1|true)$/i.test(env.NX_NO_CLOUD ?? '')) return undefined;
+  return { url, token: env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN };
+}
 
 /**
  * The output folders of the build-wheel targets of the in-repo packages
