@@ -114,7 +114,7 @@ export function snapshot(root: string): string[] {
 /** "> nx run cli-tools:pip-install  [local cache]" → was that task replayed from the cache? */
 export function taskLines(out: string): Record<string, string> {
   const lines: Record<string, string> = {};
-  for (const m of out.matchAll(/^> nx run ([\w-]+:[\w-]+)(.*)$/gm)) lines[m[1]] = m[2].trim();
+  for (const m of out.matchAll(/^> nx run ([\w.-]+:[\w.-]+)(.*)$/gm)) lines[m[1]] = m[2].trim();
   return lines;
 }
 

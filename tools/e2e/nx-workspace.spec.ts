@@ -138,11 +138,16 @@ describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
   });
 
   it('does not let ambient state leak: the depot holds complete versions only', () => {
-    for (const env of readdirSync(depot)) {
+    for (const env of readdirSync(depot).filter((n) => n !== '.objects' && n !== '_runtimes')) {
       for (const name of readdirSync(path.join(depot, env))) {
         expect(name).toMatch(/^([0-9a-f]{16}|current|current\.json|releases\.json|CHANGELOG\.md|\.objects)$/);
         if (/^[0-9a-f]{16}$/.test(name)) expect(statSync(path.join(depot, env, name, 'pydepot.json')).isFile()).toBe(true);
       }
+    }
+    // Runtimes: complete trees only (no temp or trash folder of a publish left behind).
+    for (const name of readdirSync(path.join(depot, '_runtimes'))) {
+      expect(name).toMatch(/^(cpython-[\d.]+-[\w-]+-[0-9a-f]{12}|\.pydepot-publish\.lock)$/);
+      if (name.startsWith('cpython-')) expect(statSync(path.join(depot, '_runtimes', name, 'pydepot.json')).isFile()).toBe(true);
     }
   });
 });

@@ -133,9 +133,12 @@ describe('a studio stack through Nx: PySide6, numpy, an sdist with a C extension
 
   it('runs moved, read-only, as another user, under a host application\'s Python variables, with the workspace and the source CPython hidden', () => {
     const share = path.join(dir, 'share', 'Tööls Share');
-    const moved = path.join(share, 'studio');
+    // The depot moves as a whole (a share mounted elsewhere): the environment finds its runtime in it.
+    const moved = path.join(share, 'depot');
     mkdirSync(share, { recursive: true });
-    cpSync(published, moved, { recursive: true, verbatimSymlinks: true });
+    cpSync(path.join(ws, 'dist/depot'), moved, { recursive: true, verbatimSymlinks: true });
+    const env = path.join(moved, 'studio', path.basename(published));
+    const runtime = path.resolve(env, JSON.parse(readFileSync(path.join(env, 'pydepot.json'), 'utf8')).runtime.path);
     out = path.join(dir, 'out');
     mkdirSync(out);
     const probe = path.join(dir, 'probe.py');
@@ -152,10 +155,10 @@ mount -t tmpfs none "$SRC"
 cd "$OUT"
 setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOME=/nonexistent QT_QPA_PLATFORM=offscreen \
   PYTHONHOME=/usr PYTHONPATH=/usr/lib/python3.11 PYTHONSTARTUP=/etc/passwd PYTHONUSERBASE=/tmp PYTHONEXECUTABLE=/usr/bin/python3 \
-  "$MOVED/bin/python" "$PROBE" "$OUT" ${NUMPY_SLICE.join(' ')} > "$OUT/report.json" 2> "$OUT/stderr.txt"
+  "$ENV/bin/python" "$PROBE" "$OUT" ${NUMPY_SLICE.join(' ')} > "$OUT/report.json" 2> "$OUT/stderr.txt"
 `;
     const result = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', '-c', script], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, MOVED: moved, WS: ws, SRC: source, PROBE: probe, OUT: out },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, MOVED: moved, ENV: path.join(moved, 'studio/current'), WS: ws, SRC: source, PROBE: probe, OUT: out },
       encoding: 'utf8',
     });
     const stderr = readFileSync(path.join(out, 'stderr.txt'), 'utf8');
@@ -163,7 +166,12 @@ setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOM
     const lines = readFileSync(path.join(out, 'report.json'), 'utf8').trim().split('\n');
     const report = JSON.parse(lines[lines.length - 1]);
     const inside = (p: string) => p === moved || p.startsWith(`${moved}/`);
-    expect({ user: report.user, exe: inside(report.executable), prefix: inside(report.prefix), purelib: inside(report.purelib) }).toEqual({ user: 65534, exe: true, prefix: true, purelib: true });
+    expect({ user: report.user, exe: report.executable, prefix: report.prefix, purelib: report.purelib }).toEqual({
+      user: 65534,
+      exe: path.join(env, 'bin/python'),
+      prefix: env,
+      purelib: path.join(env, 'lib/python3.12/site-packages'),
+    });
     // The host's PYTHONPATH (another Python's stdlib) is not on sys.path; children get the variables back.
     expect(report.path.filter((p: string) => !inside(p) && p !== path.dirname(probe))).toEqual([]);
     expect(report.pythonhome_for_children).toBe('/usr');
@@ -171,10 +179,11 @@ setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOM
     expect(report.cext).toBe(5);
     expect(report.numpy_tests).toBe(0);
     expect(report.venv_copies[0]).toBe(0);
-    expect(JSON.parse(report.venv_copies[1])).toEqual([path.join(out, 'venv-copies'), moved]);
+    // A venv made from the environment is based on its runtime, as a venv made from a venv is based on its base.
+    expect(JSON.parse(report.venv_copies[1])).toEqual([path.join(out, 'venv-copies'), runtime]);
     expect(report.venv_symlinks[0]).toBe(0);
-    expect(JSON.parse(report.venv_symlinks[1])).toEqual([path.join(out, 'venv-symlinks'), moved]);
-    expect(report.argv0_unresolvable.slice(0, 2)).toEqual([0, moved]);
+    expect(JSON.parse(report.venv_symlinks[1])).toEqual([path.join(out, 'venv-symlinks'), runtime]);
+    expect(report.argv0_unresolvable.slice(0, 2)).toEqual([0, env]);
     expect(stderr).not.toMatch(/Traceback|Fatal Python error/);
   });
 
@@ -190,8 +199,10 @@ setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOM
   });
 
   it('builds a C extension inside a moved copy whose path has spaces and non-ASCII characters, under a host PYTHONHOME', () => {
-    const copy = path.join(dir, 'share', 'Tööls Share', 'writable studio');
-    cpSync(published, copy, { recursive: true, verbatimSymlinks: true });
+    const depotCopy = path.join(dir, 'share', 'Tööls Share', 'writable depot');
+    cpSync(path.join(ws, 'dist/depot'), depotCopy, { recursive: true, verbatimSymlinks: true });
+    const copy = path.join(depotCopy, 'studio', path.basename(published));
+    const runtime = path.resolve(copy, JSON.parse(readFileSync(path.join(copy, 'pydepot.json'), 'utf8')).runtime.path);
     // No RUNPATH of its own: whatever it gets would come from the environment's sysconfig.
     writeSdist(sdists, 'cext-inside', false);
     const wheels = path.join(dir, 'build-wheels');
@@ -203,6 +214,7 @@ setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/bin:/bin HOM
     expect(execFileSync(path.join(copy, 'bin/python'), ['-c', 'import cext_inside; print(cext_inside.add(20, 22))'], { env: hostile, cwd: '/' }).toString().trim()).toBe('42');
     const so = execFileSync('find', [copy, '-name', 'cext_inside*.so']).toString().trim();
     expect(execFileSync('readelf', ['-d', so]).toString()).not.toMatch(/R(UN)?PATH.*\//);
-    expect(execFileSync(path.join(copy, 'bin/python3.12-config'), ['--includes']).toString().trim()).toBe(`-I'${copy}'/include/python3.12 -I'${copy}'/include/python3.12`);
+    // The headers are the runtime's (a venv's include path is its base's).
+    expect(execFileSync(path.join(runtime, 'bin/python3.12-config'), ['--includes']).toString().trim()).toBe(`-I'${runtime}'/include/python3.12 -I'${runtime}'/include/python3.12`);
   });
 });

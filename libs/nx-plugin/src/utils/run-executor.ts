@@ -97,7 +97,7 @@ const BUILD_WHEEL = '@pydepot/nx-plugin:build-wheel';
 /** The run's remote cache (the plugin's preTasksExecution blanks the variable when the server is down). */
 function remoteCache(env: NodeJS.ProcessEnv = process.env): ExecutorEnv['share'] {
   const url = env.NX_SELF_HOSTED_REMOTE_CACHE_SERVER;
-  if (!url || /^(1|true)$/i.test(env.NX_SKIP_REMOTE_CACHE ?? '') || /^(1|true)$/i.test(env.NX_NO_CLOUD ?? '')) return undefined;
+  if (!url || /^(1|true)$/i.test(env.NX_SKIP_REMOTE_CACHE ?? '')) return undefined;
   return { url, token: env.NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN };
 }
 

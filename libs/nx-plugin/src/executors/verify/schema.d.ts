@@ -6,4 +6,5 @@ export interface VerifyExecutorSchema {
   branch?: string;
   formats?: Array<'tar.zst' | 'zip'>;
   audit?: boolean;
+  runtime?: string;
 }
