@@ -44,6 +44,8 @@ describe('the README, command by command', () => {
     sh('npx nx g @pydepot/nx-plugin:environment <name> --python 3.12 --packages pillow==13.0.0', { name: NAME });
     expect(JSON.parse(readFileSync(path.join(ws, 'environments', NAME, 'environment.json'), 'utf8'))).toMatchObject({ python: '3.12', packages: ['pillow==13.0.0'] });
     expect(sh('npx nx show projects').out.split('\n')).toContain(NAME);
+    // One runtime project per Python: the new environment on 3.12 shares python-3.12 with maxscript-imaging.
+    expect(sh('npx nx show projects --with-target=runtime').out.split('\n').map((l) => l.trim()).filter(Boolean).sort()).toEqual(['python-3.11', 'python-3.12']);
     sh('npx nx run <name>:publish', { name: NAME });
     const first = realpathSync(path.join(ws, 'dist/depot', NAME, 'current'));
 

@@ -253,8 +253,10 @@ int main(int argc, char **argv) {
         dirname_in_place(prefix);
         status = PyConfig_SetBytesString(&config, &config.home, prefix);
         if (PyStatus_Exception(status)) goto failed;
+#if PY_VERSION_HEX >= 0x030A0000 /* PyConfig.base_executable: 3.10+ */
         status = PyConfig_SetBytesString(&config, &config.base_executable, base_executable);
         if (PyStatus_Exception(status)) goto failed;
+#endif
     }
     status = Py_InitializeFromConfig(&config);
     if (PyStatus_Exception(status)) goto failed;

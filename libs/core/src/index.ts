@@ -28,7 +28,7 @@ export type { BuiltWheel } from './library/wheel';
 export { readPyproject, declaredRequirementNames, declaredBase, normalizeName, requirementName } from './library/pyproject';
 export { default as environmentSchema } from './spec/environment.schema.json';
 export { deltaPath, materializeStage, writeStageDelta } from './pipeline/delta';
-export { buildRuntime, ensureRuntime, readRuntimeManifest, runtimeIdentity, runtimeTree, RUNTIMES_DIR, RUNTIMES_FROM_ENVIRONMENT } from './pipeline/runtime';
+export { buildRuntime, canShare, ensureRuntime, readRuntimeManifest, runtimeIdentity, runtimeTree, RUNTIMES_DIR, RUNTIMES_FROM_ENVIRONMENT } from './pipeline/runtime';
 export type { RuntimeManifest } from './pipeline/runtime';
 export { declaredRuntime, runtimeProjectName } from './spec/runtime-request';
 export type { RuntimeRequest, DeclaredRuntime } from './spec/runtime-request';

@@ -62,3 +62,41 @@ export function minorOf(version: string): string {
  * (`<depot>/<env>/<version>` → `../../_runtimes/<id>`).
  */
 export const RUNTIMES_DIR = '_runtimes';
+
+/**
+ * The files of an environment in the shared layout (docs/RELOCATION.md), per
+ * OS: the launcher (a copy of the runtime's, named as the runtime names it),
+ * its aliases, and pyvenv.cfg, whose `home` is relative to the environment's
+ * root: the folder holding the runtime's interpreter, two levels up in
+ * `_runtimes/`. On Windows that folder is the runtime's root (python.exe and
+ * python3XY.dll sit there); on POSIX its bin/.
+ */
+export interface SharedLayoutFiles {
+  /** The launcher, relative to the environment's root. */
+  launcher: string;
+  /** The runtime's launcher it is copied from, relative to the runtime's root. */
+  runtimeLauncher: string;
+  /** Other names of the interpreter (POSIX symlinks to the launcher). */
+  aliases: string[];
+  /** pyvenv.cfg's `home`, relative to the environment's root, in the OS's separators. */
+  home: string;
+  /** pyvenv.cfg's content. */
+  pyvenvCfg: string;
+}
+
+export function sharedLayoutFiles(layout: EnvironmentLayout, runtimeId: string, version: string): SharedLayoutFiles {
+  const p = pathApi(layout);
+  const minor = minorOf(version);
+  const runtimeRoot = p.join('..', '..', RUNTIMES_DIR, runtimeId);
+  const windows = layout.os === 'windows';
+  const launcher = windows ? 'python.exe' : `${layout.scriptsDir}/python${minor}`;
+  const home = windows ? runtimeRoot : p.join(runtimeRoot, layout.scriptsDir);
+  const pyvenvCfg = [`home = ${home}`, 'include-system-site-packages = true', `version = ${version}`, `pydepot-runtime = ${runtimeId}`].join('\n') + '\n';
+  return {
+    launcher,
+    runtimeLauncher: launcher,
+    aliases: windows ? [] : [`${layout.scriptsDir}/python`, `${layout.scriptsDir}/python3`],
+    home,
+    pyvenvCfg,
+  };
+}

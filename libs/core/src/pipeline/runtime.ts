@@ -61,6 +61,18 @@ export interface StageLog {
   log: (message: string) => void;
 }
 
+/**
+ * Whether environments can share this runtime (layout "shared"): it has
+ * pydepot's launcher, and CPython 3.10+ (whose PyConfig carries the base
+ * executable that `python -m venv` from an environment builds on).
+ */
+export function canShare(runtime: RuntimeManifest): string | undefined {
+  if (!runtime.launcher) return 'it has no launcher (no shared libpython or headers)';
+  const [major, minor] = runtime.python.version.split('.').map(Number);
+  if (major < 3 || (major === 3 && minor < 10)) return `CPython ${runtime.python.version} is older than 3.10`;
+  return undefined;
+}
+
 /** The store folder of a runtime manifest's tree. */
 export function runtimeTree(manifestFile: string, manifest: RuntimeManifest): string {
   return path.join(path.dirname(manifestFile), manifest.id);

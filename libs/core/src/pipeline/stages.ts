@@ -14,7 +14,7 @@ import { RuntimeManifest, RUNTIMES_FROM_ENVIRONMENT, unpackPrefix } from './runt
 import { EnvironmentSpec } from '../spec/environment';
 import { auditTree, formatFindings } from '../verify/audit';
 import { writeActivators } from '../environment/activators';
-import { hostLayout, minorOf } from '../environment/layout';
+import { hostLayout, minorOf, sharedLayoutFiles } from '../environment/layout';
 import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, readManifest, SBOM_FILE, writeManifest } from '../environment/manifest';
 import { compileBytecode, listPackages, runPython } from '../environment/python';
 import { environmentSbom } from '../environment/sbom';
@@ -92,18 +92,17 @@ export async function createSharedEnvironment(options: StageLog & { runtime: { m
     });
   }
   const minor = minorOf(runtime.python.version);
-  const exe = `python${minor}`;
+  const files = sharedLayoutFiles(layout, runtime.id, runtime.python.version);
   return buildDirectoryAtomically(options.outputPath, async (tmp) => {
-    const bin = path.join(tmp, layout.scriptsDir);
-    await fs.mkdir(bin, { recursive: true });
-    await fs.copyFile(path.join(runtimeRoot, layout.scriptsDir, exe), path.join(bin, exe));
-    await fs.chmod(path.join(bin, exe), 0o755);
-    for (const alias of ['python', 'python3']) await fs.symlink(exe, path.join(bin, alias));
+    const launcher = path.join(tmp, files.launcher);
+    await fs.mkdir(path.dirname(launcher), { recursive: true });
+    await fs.copyFile(path.join(runtimeRoot, files.runtimeLauncher), launcher);
+    await fs.chmod(launcher, 0o755);
+    for (const alias of files.aliases) await fs.symlink(path.relative(path.dirname(path.join(tmp, alias)), launcher), path.join(tmp, alias));
     await fs.mkdir(path.join(tmp, layout.sitePackages(minor)), { recursive: true });
     // site.py makes this folder sys.prefix; the launcher resolves `home` against it. The runtime's
     // site-packages (pip, from ensurepip) stays visible under the environment's own.
-    const cfg = [`home = ${relative}/${layout.scriptsDir}`, 'include-system-site-packages = true', `version = ${runtime.python.version}`, `pydepot-runtime = ${runtime.id}`];
-    await writeFileAtomic(path.join(tmp, 'pyvenv.cfg'), `${cfg.join('\n')}\n`, 0o644);
+    await writeFileAtomic(path.join(tmp, 'pyvenv.cfg'), files.pyvenvCfg, 0o644);
     const activators = await writeActivators(tmp, layout, options.name);
     const manifest: EnvironmentManifest = {
       schemaVersion: MANIFEST_SCHEMA_VERSION,

@@ -340,6 +340,11 @@ function declaredLayout(specFile: string): string {
     }
     const to = (spec.publish as { to?: unknown } | undefined)?.to;
     if (to !== undefined && to !== 'directory') return 'self-contained'; // git and archive carry environments whole
+    if (typeof spec.layout === 'string' && spec.layout !== 'shared') return spec.layout;
+    // The shared layout needs CPython 3.10+ (pipeline/runtime.ts canShare): older ones are self-contained.
+    const version = typeof spec.python === 'string' ? spec.python : (spec.python as { version?: unknown } | undefined)?.version;
+    const [major, minor] = typeof version === 'string' ? version.split('.').map(Number) : [];
+    if (major === 3 && minor < 10) return 'self-contained';
     if (typeof spec.layout === 'string') return spec.layout;
     break;
   }

@@ -1,5 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { createEnvironment, createSharedEnvironment } from '@pydepot/core';
+import { canShare, createEnvironment, createSharedEnvironment } from '@pydepot/core';
 import { runExecutor } from '../../utils/run-executor';
 import type { VenvExecutorSchema } from './schema';
 
@@ -15,13 +15,14 @@ export default async function venvExecutor(options: VenvExecutorSchema, context:
       await env.finishStage(outputPath, inputPath);
       return;
     }
-    if (spec.layout === 'shared' && runtime.manifest.launcher) {
+    const unshared = canShare(runtime.manifest);
+    if (spec.layout === 'shared' && !unshared) {
       await createSharedEnvironment({ runtime, outputPath, name: spec.name, description: spec.description, log: env.log });
       env.log(`shared layout: runs on runtime ${runtime.manifest.id}`);
       await env.finishStage(outputPath, undefined);
       return;
     }
-    if (spec.layout === 'shared') env.log(`runtime ${runtime.manifest.id} has no launcher (no shared libpython): this environment gets a private copy of it (layout "self-contained")`);
+    if (spec.layout === 'shared') env.log(`runtime ${runtime.manifest.id} cannot be shared (${unshared}): this environment gets a private copy of it (layout "self-contained")`);
     await createEnvironment({ inputPath: runtime.root, outputPath, name: spec.name, description: spec.description, log: env.log });
     await env.finishStage(outputPath, runtime.root);
   });
