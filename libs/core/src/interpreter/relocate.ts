@@ -237,8 +237,10 @@ export async function ensureEntryPoints(prefix: string, minor: string): Promise<
  * that are new since `previousRoot` (the stage `root` was hard-linked from)
  * are read. Returns what changed, one line per file.
  */
-export async function fixInstalledRunpaths(root: string, previousRoot: string | undefined, log: (m: string) => void): Promise<string[]> {
+export async function fixInstalledRunpaths(root: string, previousRoot: string | undefined, log: (m: string) => void, elsewhere: string[] = []): Promise<string[]> {
   const roots = [...new Set([root, await fs.realpath(root)])];
+  // Build-machine folders outside the environment (a shared runtime's headers, named in debug info): dead strings to overwrite too.
+  const dead = [...roots, ...new Set(await Promise.all(elsewhere.flatMap((p) => [Promise.resolve(p), fs.realpath(p).catch(() => p)])))];
   const files = await walkTree(root, (rel, kind) => kind !== 'file' || !rel.endsWith('.py'));
   const fresh = await mapLimit(
     files.filter((e) => e.kind === 'file' && e.size >= 64),
@@ -259,7 +261,7 @@ export async function fixInstalledRunpaths(root: string, previousRoot: string | 
       const inside = (x: string) => roots.find((r) => x === r || x.startsWith(`${r}/`));
       const next = [...new Set(entries.filter((x) => !path.posix.isAbsolute(x) || inside(x)).map((x) => mapRunpathEntry(x, inside(x) ?? root, path.posix.dirname(e.rel))))];
       const runpath = next.join(':') !== entries.join(':');
-      const named = roots.some((r) => data.includes(r));
+      const named = dead.some((r) => data.includes(r));
       return runpath || named ? { rel: e.rel, before: entries, after: next, runpath } : undefined;
     },
   );
@@ -273,7 +275,7 @@ export async function fixInstalledRunpaths(root: string, previousRoot: string | 
     await fs.copyFile(abs, tmp);
     if (runpath) await run(patchelf, after.length ? ['--set-rpath', after.join(':'), tmp] : ['--remove-rpath', tmp], { failure: `cannot fix the RUNPATH of ${rel}` });
     const data = await fs.readFile(tmp);
-    if (roots.map((r) => scrubPrefix(data, r)).some(Boolean)) await fs.writeFile(tmp, data);
+    if (dead.map((r) => scrubPrefix(data, r)).some(Boolean)) await fs.writeFile(tmp, data);
     await fs.rename(tmp, abs);
   });
   const lines = changes.map(({ rel, before, after, runpath }) => (runpath ? `${rel}: RUNPATH ${before.join(':')} → ${after.length ? after.join(':') : '(none)'}` : `${rel}: build path in a constant string overwritten`));

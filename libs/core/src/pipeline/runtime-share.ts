@@ -39,7 +39,7 @@ function headers(store: BlobStore): Record<string, string> {
 
 /** Upload a runtime tree (tar.gz) unless the store has it; a failure is a warning: the build already succeeded. */
 export async function shareRuntime(root: string, id: string, store: BlobStore, log: (m: string) => void): Promise<void> {
-  const archive = siblingTempPath(`${root}.tar.gz`);
+  const archive = `${siblingTempPath(root)}.tar.gz`;
   try {
     const head = await fetch(blobUrl(store, id), { method: 'GET', headers: headers(store), signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
     await head?.body?.cancel();
@@ -69,7 +69,7 @@ export async function shareRuntime(root: string, id: string, store: BlobStore, l
  * blob is a miss with a warning, never a bad runtime. True when it is in place.
  */
 export async function fetchRuntime(root: string, id: string, contentHash: string, store: BlobStore, log: (m: string) => void): Promise<boolean> {
-  const archive = siblingTempPath(`${root}.tar.gz`);
+  const archive = `${siblingTempPath(root)}.tar.gz`;
   const tmp = siblingTempPath(root);
   try {
     const response = await fetch(blobUrl(store, id), { headers: headers(store), signal: AbortSignal.timeout(10 * 60_000) });

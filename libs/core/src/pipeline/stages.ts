@@ -183,10 +183,10 @@ export async function installRequirements(
     // An exact install (lock, in-repo packages without dependencies) must still be complete.
     if (lock || local.length) await checkDependencies(tmp, spec, lock);
     await writeLaunchHook(tmp, manifest, spec);
-    await fixInstalledRunpaths(tmp, options.inputPath, options.log);
+    const runtime = manifest.runtime ? [path.resolve(options.inputPath, manifest.runtime.path)] : [];
+    await fixInstalledRunpaths(tmp, options.inputPath, options.log, runtime);
     const next = await finishSitePackages(tmp, manifest, options.inputPath, options.log);
     // The relocation audit is part of the build: an environment it rejects never reaches a publisher.
-    const runtime = manifest.runtime ? [path.resolve(options.inputPath, manifest.runtime.path)] : [];
     await auditBuild(tmp, options.inputPath, [options.outputPath, options.cacheDir, ...runtime, ...(options.forbiddenPaths ?? []), ...resolveDistribution(spec.python).originPaths()], spec);
     // The file index lists every entry with its sha256: publishers reuse
     // unchanged files from the previous version by it, and anyone can check a
