@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { auditTree } from '../../libs/core/src';
 import { makeWheel, pyenvPython } from '../testing';
@@ -65,6 +65,9 @@ describe('shared runtimes', () => {
     const bytes = (root: string) => Number(spawnSync('du', ['-sb', '--apparent-size', root], { encoding: 'utf8' }).stdout.split('\t')[0]);
     expect(bytes(currentOf('alpha'))).toBeLessThan(2 * 2 ** 20);
     expect(bytes(currentOf('delta'))).toBeGreaterThan(40 * 2 ** 20);
+    // The content store is depot-wide: the same file in two environments (on two Pythons) is one inode.
+    const module = (env: string, minor: string) => statSync(path.join(currentOf(env), `lib/python${minor}/site-packages/hello_tool/__init__.py`)).ino;
+    expect(module('alpha', '3.12')).toBe(module('gamma', '3.11'));
   });
 
   it('holds no build path and behaves like a normal venv: moved, through a symlink, from two mounts at once, as another user under a host\'s Python variables, workspace and source CPython hidden', async () => {

@@ -27,7 +27,7 @@ export { buildWheel, listWheels } from './library/wheel';
 export type { BuiltWheel } from './library/wheel';
 export { readPyproject, declaredRequirementNames, declaredBase, normalizeName, requirementName } from './library/pyproject';
 export { default as environmentSchema } from './spec/environment.schema.json';
-export { deltaPath, materializeStage, writeStageDelta } from './pipeline/delta';
+export { deltaPath, materializeStage, runStage, writeStageDelta } from './pipeline/delta';
 export { buildRuntime, canShare, ensureRuntime, readRuntimeManifest, runtimeIdentity, runtimeTree, RUNTIMES_DIR, RUNTIMES_FROM_ENVIRONMENT } from './pipeline/runtime';
 export type { RuntimeManifest } from './pipeline/runtime';
 export { declaredRuntime, runtimeProjectName } from './spec/runtime-request';

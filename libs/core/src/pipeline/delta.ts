@@ -36,6 +36,20 @@ interface Delta {
   symlinks: Array<{ rel: string; target: string }>;
 }
 
+/**
+ * The stage protocol every build stage follows: its input stage's full tree
+ * (materialized from its delta when a cache hit restored only that), the
+ * stage's work on it, then the output recorded as a delta over the input
+ * (`delta`; the Nx output), or no stale delta beside a full output.
+ */
+export async function runStage<T>(options: { input?: string; output: string; delta?: boolean }, work: (input: string | undefined) => Promise<T>): Promise<T> {
+  const input = options.input === undefined ? undefined : await materializeStage(options.input);
+  const result = await work(input);
+  if (options.delta && input) await writeStageDelta(options.output, input);
+  else await fs.rm(deltaPath(options.output), { recursive: true, force: true });
+  return result;
+}
+
 export function deltaPath(stage: string): string {
   return `${stage}${SUFFIX}`;
 }

@@ -66,7 +66,7 @@ describe('DirectoryPublisher', () => {
       expect(readlinkSync(path.join(depot, 'tool', 'current'))).toBe('v1');
       // The next publish cleans up what the failed one left in the content store.
       await publisher.publish({ buildPath: path.join(dir, 'b2'), manifest: manifest('v2'), ...quiet });
-      const store = readdirSync(path.join(depot, 'tool/.objects'));
+      const store = readdirSync(path.join(depot, '.objects'));
       expect(store.every((n) => /^[0-9a-f]{64}x?$/.test(n))).toBe(true);
     } finally {
       cleanup();

@@ -1,7 +1,6 @@
 import type { ExecutorContext } from '@nx/devkit';
 import * as path from 'node:path';
-import { cacheDir, deltaPath, ensureRuntime, EnvironmentSpec, formatError, loadEnvironmentSpec, maskCredentials, materializeStage, RuntimeManifest, writeStageDelta } from '@pydepot/core';
-import { rm } from 'node:fs/promises';
+import { cacheDir, ensureRuntime, EnvironmentSpec, formatError, loadEnvironmentSpec, maskCredentials, materializeStage, RuntimeManifest } from '@pydepot/core';
 import { PREVIOUS, stagePath, StageTarget } from './paths';
 
 /** Options every pydepot executor understands (see each schema.json). */
@@ -39,8 +38,6 @@ export interface ExecutorEnv {
   share?: { url: string; token?: string };
   /** The environment's runtime (manifest and tree), ensured; undefined when the target names none. */
   runtime(): Promise<{ manifest: RuntimeManifest; root: string } | undefined>;
-  /** After a stage wrote its full tree: record it as a delta over its input when the target asks (`delta`) and there is one. */
-  finishStage(outputPath: string, inputPath: string | undefined): Promise<void>;
 }
 
 /**
@@ -78,10 +75,6 @@ export async function runExecutor(
     },
     runtime: () => (runtime ??= options.runtime ? ensureRuntime(abs(options.runtime), { workspaceRoot: context.root, cacheDir: env.cacheDir, log: env.log, share: env.share }) : Promise.resolve(undefined)),
     share: remoteCache(),
-    finishStage: async (output, input) => {
-      if (options.delta && input) await writeStageDelta(output, input);
-      else await rm(deltaPath(output), { recursive: true, force: true }); // a full output: no stale delta next to it
-    },
   };
   try {
     await body(env);
