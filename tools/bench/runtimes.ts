@@ -36,7 +36,7 @@ import { makeWheel, pyenvPython } from '../testing';
 const REPO = path.resolve(__dirname, '../..');
 const rounds = Number(process.argv[2] ?? 3);
 const PYTHONS = ['3.11', '3.12'];
-const SHARED_WHEELS = ['click==8.5.1', 'rich==15.0.0'];
+const SHARED_WHEELS = ['click==8.5.1'];
 const nxEnv = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', FORCE_COLOR: '0', ...extra });
 
 function must(cmd: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {

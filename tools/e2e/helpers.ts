@@ -3,8 +3,11 @@ import { cpSync, lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync }
 import * as path from 'node:path';
 import {
   bootstrapPip,
+  buildRuntime,
   cacheDir,
   createEnvironment,
+  createSharedEnvironment,
+  ensureRuntime,
   EnvironmentManifest,
   EnvironmentSpec,
   installRequirements,
@@ -22,6 +25,23 @@ export async function buildEnvironment(specFile: string, buildDir: string): Prom
   await unpackDistribution({ spec, outputPath: stage('unpack'), cacheDir: cacheDir(), ...quiet });
   await bootstrapPip({ inputPath: stage('unpack'), outputPath: stage('ensurepip'), ...quiet });
   await createEnvironment({ inputPath: stage('ensurepip'), outputPath: stage('venv'), name: spec.name, ...quiet });
+  const manifest = await installRequirements({ inputPath: stage('venv'), outputPath: stage('env'), spec, cacheDir: cacheDir(), ...quiet });
+  return { spec, manifest, root: stage('env') };
+}
+
+/**
+ * The shared layout through the core library, as the runtime, venv and
+ * pip-install executors do: the runtime in `<buildDir>/_runtimes/`, the
+ * environment's stages in `<buildDir>/<name>/`.
+ */
+export async function buildSharedEnvironment(specFile: string, buildDir: string): Promise<{ spec: EnvironmentSpec; manifest: EnvironmentManifest; root: string }> {
+  const spec = loadEnvironmentSpec(specFile);
+  const manifestPath = path.join(buildDir, '_runtimes', 'runtime.json');
+  const request = { python: spec.python.source === 'version' ? spec.python.version : (spec.python as never), includeStdlibTests: spec.includeStdlibTests };
+  await buildRuntime({ request, workspaceRoot: path.dirname(specFile), manifestPath, cacheDir: cacheDir(), ...quiet });
+  const runtime = await ensureRuntime(manifestPath, { workspaceRoot: path.dirname(specFile), cacheDir: cacheDir(), ...quiet });
+  const stage = (name: string) => path.join(buildDir, spec.name, name);
+  await createSharedEnvironment({ runtime, outputPath: stage('venv'), name: spec.name, ...quiet });
   const manifest = await installRequirements({ inputPath: stage('venv'), outputPath: stage('env'), spec, cacheDir: cacheDir(), ...quiet });
   return { spec, manifest, root: stage('env') };
 }
