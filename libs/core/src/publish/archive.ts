@@ -10,7 +10,7 @@ import { checkpoint } from './faults';
 import { readReleases, recordRelease, releaseFor } from './history';
 import { acquirePublishLock } from './lock';
 import { CURRENT_FILE } from './directory';
-import { assertFinished, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
+import { assertFinished, assertSelfContained, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 import { extractArchive } from '../distribution/extract';
 import * as os from 'node:os';
 
@@ -35,6 +35,7 @@ export class ArchivePublisher implements Publisher {
 
   async publish(request: PublishRequest): Promise<PublishResult> {
     assertFinished(request);
+    assertSelfContained(request, 'archive');
     const { manifest, log } = request;
     const envDir = path.join(this.depot, manifest.name);
     await fs.mkdir(envDir, { recursive: true });

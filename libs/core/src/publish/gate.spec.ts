@@ -80,3 +80,20 @@ describe('permissions of a published version', () => {
     }
   });
 });
+
+describe('publishers that carry environments whole', () => {
+  it.each(['archive', 'git'])('%s refuses an environment built in the shared layout, naming the runtime and what to set', async (...[kind]) => {
+    const { dir, cleanup } = testdir({});
+    try {
+      const shared = { ...manifest('v1'), runtime: { id: 'cpython-3.12.1-linux-x64-0123456789ab', path: '../../_runtimes/cpython-3.12.1-linux-x64-0123456789ab' } };
+      writeFiles(dir, { 'v1/pydepot.json': JSON.stringify(shared) });
+      const publisher: Publisher = kind === 'archive' ? new ArchivePublisher(path.join(dir, 'depot')) : new GitPublisher(path.join(dir, 'depot.git'), { cacheDir: path.join(dir, 'cache') });
+      const error = await publisher.publish({ buildPath: path.join(dir, 'v1'), manifest: shared, ...quiet }).catch((e: Error & { hint?: string }) => e);
+      expect((error as Error).message).toContain(`was built in the shared layout (runtime cpython-3.12.1-linux-x64-0123456789ab), which the ${kind} publisher cannot carry`);
+      expect((error as { hint?: string }).hint).toContain(`"publish": {"to": "${kind}"}`);
+      expect(existsSync(path.join(dir, 'depot'))).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+});

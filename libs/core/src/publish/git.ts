@@ -8,7 +8,7 @@ import { copyTree, pathExists } from '../fs/tree';
 import { run } from '../process/run';
 import { releaseFor } from './history';
 import { acquirePublishLock } from './lock';
-import { assertFinished, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
+import { assertFinished, assertSelfContained, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
 export interface GitPublisherOptions {
   /** Branch users sync (default "main"). */
@@ -50,6 +50,7 @@ export class GitPublisher implements Publisher {
 
   async publish(request: PublishRequest): Promise<PublishResult> {
     assertFinished(request);
+    assertSelfContained(request, 'git');
     const { manifest, log } = request;
     const name = manifest.name;
     const version = manifest.version;

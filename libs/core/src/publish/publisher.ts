@@ -84,3 +84,18 @@ export function assertFinished(request: PublishRequest): asserts request is Publ
     throw new PydepotError(`${path.join(request.buildPath, MANIFEST_FILE)} has no version: the build did not finish`, { hint: 'run the pip-install target again' });
   }
 }
+
+/**
+ * Publishers that carry each environment whole (git, archive) cannot carry a
+ * shared runtime beside it: refuse an environment built in the shared layout
+ * (the spec makes git and archive environments self-contained; this catches a
+ * `to` given only in the publish target's options).
+ */
+export function assertSelfContained(request: PublishRequest, kind: string): void {
+  const runtime = request.manifest.runtime;
+  if (!runtime) return;
+  throw new PydepotError(`${request.manifest.name} was built in the shared layout (runtime ${runtime.id}), which the ${kind} publisher cannot carry`, {
+    path: path.join(request.buildPath, MANIFEST_FILE),
+    hint: `set "publish": {"to": "${kind}"} in its environment.json (its environment is then built self-contained), or "layout": "self-contained"`,
+  });
+}
