@@ -31,6 +31,16 @@ describe('environment spec', () => {
     expect(spec.name).toBe('tool');
   });
 
+  it('chooses the layout: shared by default on a depot folder, self-contained for git and archive, and refuses shared there', () => {
+    expect(parse({ python: '3.12' }).layout).toBe(process.platform === 'win32' ? 'self-contained' : 'shared');
+    expect(parse({ python: '3.12', layout: 'self-contained' }).layout).toBe('self-contained');
+    expect(parse({ python: '3.12', publish: { to: 'git' } }).layout).toBe('self-contained');
+    const error = errorOf(() => parse({ python: '3.12', layout: 'shared', publish: { to: 'archive' } }));
+    expect(error.message).toContain('field "layout" is "shared", but "publish.to" is "archive"');
+    expect(error.hint).toContain('remove "layout"');
+    expect(errorOf(() => parse({ python: '3.12', layout: 'split' })).message).toContain('field "layout"');
+  });
+
   it('resolves an archive path relative to the spec and keeps URLs as they are', () => {
     const sha256 = 'a'.repeat(64);
     expect(parse({ python: { archive: 'py.tar.gz', sha256 } }).python).toEqual({ source: 'archive', archive: '/ws/environments/tool/py.tar.gz', sha256 });
