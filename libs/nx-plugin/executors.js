@@ -5,7 +5,7 @@
 'use strict';
 require('./bin/register');
 
-const NAMES = ['runtime', 'unpack', 'ensurepip', 'venv', 'pip-install', 'publish', 'verify', 'rollback', 'lock', 'build-wheel', 'wheelhouse'];
+const NAMES = ['runtime', 'unpack', 'ensurepip', 'venv', 'install', 'publish', 'verify', 'rollback', 'lock', 'build-wheel', 'wheelhouse'];
 for (const name of NAMES) {
   Object.defineProperty(module.exports, name, { enumerable: true, get: () => require(`./src/executors/${name}/executor.ts`).default });
 }

@@ -1,5 +1,5 @@
 /**
- * Benchmark: the install step (pip-install) of the example environments with
+ * Benchmark: the install step (the install target) of the example environments with
  * uv versus pip, and each against the raw command it wraps, side by side,
  * alternating, in one process.
  *

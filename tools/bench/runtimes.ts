@@ -7,7 +7,7 @@
  *     versus one of 2 environments (one per Python);
  *  2. cached: a fully cached `nx run-many -t publish` (build folder in place,
  *     no daemon, as on CI) versus Nx's own floor: a generated workspace with
- *     the same task graph (2 runtime projects, N × venv → pip-install →
+ *     the same task graph (2 runtime projects, N × venv → install →
  *     publish, same cache flags) made of trivial commands; with 2 and 10
  *     environments; plus the bytes a cached run writes;
  *  3. one environment with the uv installer on an already-built runtime (the
@@ -84,7 +84,7 @@ function pydepotWorkspace(root: string, count: number, wheels: string, extra: Re
   return ws;
 }
 
-/** Nx's floor: the same task graph (2 runtimes, count × venv → pip-install → publish), trivial commands, same cache flags. */
+/** Nx's floor: the same task graph (2 runtimes, count × venv → install → publish), trivial commands, same cache flags. */
 function floorWorkspace(root: string, count: number): string {
   const ws = path.join(root, `floor-${count}`);
   mkdirSync(ws, { recursive: true });
@@ -105,8 +105,8 @@ function floorWorkspace(root: string, count: number): string {
         name: `tool-${i}`,
         targets: {
           venv: cmd(true, [{ projects: [`python-${PYTHONS[i % PYTHONS.length]}`], target: 'runtime' }]),
-          'pip-install': cmd(true, ['venv']),
-          publish: cmd(false, ['pip-install']),
+          install: cmd(true, ['venv']),
+          publish: cmd(false, ['install']),
         },
       }),
     );

@@ -63,7 +63,7 @@ describe('private index with credentials', () => {
 
   it('a refused password fails with a hint about credentials, and is masked', async () => {
     const refusedBefore = index.seen.refused;
-    const run = await nxAsync(env({ STUDIO_INDEX_PASSWORD: wrong }), ws, 'run', 'private-pip:pip-install', '--skip-nx-cache', '--exclude-task-dependencies');
+    const run = await nxAsync(env({ STUDIO_INDEX_PASSWORD: wrong }), ws, 'run', 'private-pip:install', '--skip-nx-cache', '--exclude-task-dependencies');
     expect(run.status).not.toBe(0);
     expect(index.seen.refused).toBeGreaterThan(refusedBefore);
     expect(run.out).toContain('the index refused the credentials');
@@ -75,7 +75,7 @@ describe('private index with credentials', () => {
   });
 
   it('a placeholder that is not set names the field, the file and the variable', async () => {
-    const run = await nxAsync(env({ STUDIO_INDEX_PASSWORD: '' }), ws, 'run', 'private-pip:pip-install', '--skip-nx-cache', '--exclude-task-dependencies');
+    const run = await nxAsync(env({ STUDIO_INDEX_PASSWORD: '' }), ws, 'run', 'private-pip:install', '--skip-nx-cache', '--exclude-task-dependencies');
     expect(run.status).not.toBe(0);
     expect(run.out).toContain('"index.url" in ');
     expect(run.out).toContain('environments/private-pip/environment.json uses ${STUDIO_INDEX_PASSWORD}, which is not set');
@@ -93,13 +93,13 @@ describe('private index with credentials', () => {
       { PYDEPOT_CACHE_DIR: path.join(scratch.dir, 'empty-cache'), PYDEPOT_WHEELHOUSE: path.join(ws, 'dist/wheelhouse') },
       ws,
       'run',
-      'private-pip:pip-install',
+      'private-pip:install',
       '--skip-nx-cache',
       '--exclude-task-dependencies',
     );
     expect(offline.out).toContain('PYDEPOT_WHEELHOUSE is set');
     expect(offline.status).toBe(0);
-    const built = JSON.parse(readFileSync(path.join(ws, 'dist/pydepot/private-pip/env/pydepot.json'), 'utf8'));
+    const built = JSON.parse(readFileSync(path.join(ws, 'dist/pydepot/private-pip/install/pydepot.json'), 'utf8'));
     const current = JSON.parse(readFileSync(path.join(ws, 'dist/depot/private-pip/current/pydepot.json'), 'utf8'));
     expect(built.contentHash).toBe(current.contentHash);
     expect(leaks()).toEqual([]);

@@ -31,7 +31,7 @@ export async function buildEnvironment(specFile: string, buildDir: string): Prom
 
 /**
  * The shared layout through the core library, as the runtime, venv and
- * pip-install executors do: the runtime in `<buildDir>/_runtimes/`, the
+ * install executors do: the runtime in `<buildDir>/_runtimes/`, the
  * environment's stages in `<buildDir>/<name>/`.
  */
 export async function buildSharedEnvironment(specFile: string, buildDir: string): Promise<{ spec: EnvironmentSpec; manifest: EnvironmentManifest; root: string }> {
@@ -131,7 +131,7 @@ export function snapshot(root: string): string[] {
   return out;
 }
 
-/** "> nx run cli-tools:pip-install  [local cache]" → was that task replayed from the cache? */
+/** "> nx run cli-tools:install  [local cache]" → was that task replayed from the cache? */
 export function taskLines(out: string): Record<string, string> {
   const lines: Record<string, string> = {};
   for (const m of out.matchAll(/^> nx run ([\w.-]+:[\w.-]+)(.*)$/gm)) lines[m[1]] = m[2].trim();

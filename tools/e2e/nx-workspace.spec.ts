@@ -5,7 +5,7 @@ import { exec, git, grepText, makeWorkspace, nx, REPO, snapshot, taskLines } fro
 
 jest.setTimeout(600_000);
 
-const BUILD_TARGETS = ['venv', 'pip-install'];
+const BUILD_TARGETS = ['venv', 'install'];
 const RUNTIMES = { 'cli-tools': 'python-3.11', 'maxscript-imaging': 'python-3.12' } as const;
 
 describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
@@ -78,7 +78,7 @@ describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
     for (const t of BUILD_TARGETS) expect(tasks[`maxscript-imaging:${t}`]).toMatch(/cache/);
     expect(tasks['cli-tools:venv']).toMatch(/cache/);
     expect(tasks['python-3.11:runtime']).toMatch(/cache/);
-    expect(tasks['cli-tools:pip-install']).toBe('');
+    expect(tasks['cli-tools:install']).toBe('');
     expect(readdirSync(path.join(depot, 'cli-tools')).filter((n) => /^[0-9a-f]{16}$/.test(n))).toHaveLength(2);
 
     git(ws, 'commit', '-qam', 'cli-tools: add colorama');

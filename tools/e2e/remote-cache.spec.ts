@@ -10,7 +10,7 @@ jest.setTimeout(900_000);
 
 const SERVER = path.join(REPO, 'tools/cache-server/server.js');
 const TOKEN = 'pydepot-test-token';
-const BUILD_TARGETS = ['venv', 'pip-install'];
+const BUILD_TARGETS = ['venv', 'install'];
 const ENVIRONMENTS = ['maxscript-imaging', 'cli-tools'];
 const RUNTIMES = ['python-3.11', 'python-3.12'];
 const CACHED_TASKS = ENVIRONMENTS.length * BUILD_TARGETS.length + RUNTIMES.length;

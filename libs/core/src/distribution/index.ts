@@ -75,7 +75,7 @@ export function distributionIdentity(specFile: string): string {
   try {
     const { loadEnvironmentSpec } = require('../spec/environment') as typeof import('../spec/environment');
     const spec = loadEnvironmentSpec(specFile);
-    // Spec fields the unpack stage reads (the spec file itself is an input of pip-install only).
+    // Spec fields the unpack stage reads (the spec file itself is an input of install only).
     return `${resolveDistribution(spec.python).identity()}${spec.includeStdlibTests ? ' +stdlib-tests' : ''}`;
   } catch (error) {
     return `unresolved ${process.platform}-${process.arch} ${(error as Error).message.split('\n')[0]}`;

@@ -7,7 +7,7 @@ import { InstalledPackage } from './python';
 /** The manifest at the root of every built and published environment. */
 export const MANIFEST_FILE = 'pydepot.json';
 export const MANIFEST_SCHEMA_VERSION = 1;
-/** Index of every file of an environment with its sha256 (written by pip-install). */
+/** Index of every file of an environment with its sha256 (written by the install stage). */
 export const FILES_INDEX = 'pydepot-files.json';
 /** The CycloneDX SBOM at the root of every built and published environment. */
 export const SBOM_FILE = 'sbom.cdx.json';
@@ -71,7 +71,7 @@ export async function readManifest(root: string): Promise<EnvironmentManifest> {
   } catch (error) {
     throw new PydepotError(`cannot read ${file}: ${(error as Error).message}`, {
       path: file,
-      hint: 'the previous stage did not complete: run the target again (e.g. `nx run <env>:pip-install`)',
+      hint: 'the previous stage did not complete: run the target again (e.g. `nx run <env>:install`)',
     });
   }
 }

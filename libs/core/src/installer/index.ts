@@ -10,7 +10,7 @@ export type InstallerName = (typeof INSTALLERS)[number];
 export function getInstaller(name = 'pip'): Installer {
   if (name === 'pip') return new PipInstaller();
   if (name === 'uv') return new UvInstaller();
-  throw new PydepotError(`"installer" must be "pip" or "uv"; got "${name}"`, { hint: 'set "installer" in the environment spec or the pip-install target options' });
+  throw new PydepotError(`"installer" must be "pip" or "uv"; got "${name}"`, { hint: 'set "installer" in the environment spec or the install target options' });
 }
 
 export * from './installer';

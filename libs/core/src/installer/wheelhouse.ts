@@ -12,7 +12,7 @@ import { pipInstallArgs } from './pip';
 /**
  * An air-gapped build: `PYDEPOT_WHEELHOUSE` names a folder of wheelhouses
  * (`<folder>/<environment>/`, what the wheelhouse target writes). When it is
- * set, pip-install never contacts an index: it installs from the
+ * set, the install stage never contacts an index: it installs from the
  * environment's own wheelhouse only. With a lock, hashes are still required,
  * so the installed files are exactly those of a connected build.
  */
@@ -26,7 +26,7 @@ export function wheelhouseIndex(spec: EnvironmentSpec, env: NodeJS.ProcessEnv = 
 
 /**
  * The wheelhouse target: download every artifact the environment's
- * pip-install would install (its lock, with hashes, when there is one;
+ * the install stage would install (its lock, with hashes, when there is one;
  * otherwise its packages and all their dependencies) into `outputPath`,
  * with the environment's own pip, so platform and Python tags are its own.
  * In-repo packages are not included: they are built from source.

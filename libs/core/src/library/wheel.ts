@@ -58,7 +58,7 @@ export async function listWheels(dirs: string[]): Promise<BuiltWheel[]> {
   const out: BuiltWheel[] = [];
   for (const dir of dirs) {
     const files = (await fs.readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.whl'));
-    if (files.length === 0) throw new PydepotError(`no wheel in ${dir}`, { path: dir, hint: 'build it first: `nx run <package>:build-wheel` (pip-install depends on it)' });
+    if (files.length === 0) throw new PydepotError(`no wheel in ${dir}`, { path: dir, hint: 'build it first: `nx run <package>:build-wheel` (install depends on it)' });
     for (const f of files) {
       const [name, version] = f.split('-');
       out.push({ file: path.join(dir, f), name, version });

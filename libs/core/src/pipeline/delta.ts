@@ -8,7 +8,7 @@ import { buildDirectoryAtomically, writeJsonAtomic } from '../fs/atomic';
 import { copyTree, walkTree } from '../fs/tree';
 
 /*
- * Stage outputs as deltas. A build stage (ensurepip, venv, pip-install) leaves
+ * Stage outputs as deltas. A build stage (ensurepip, venv, install) leaves
  * its full tree at <stage> for the next stage to hard-link, and a delta at
  * <stage>.delta: the files it added or replaced, what it deleted, and which
  * tree it started from. Only the delta is the Nx output, so the cache stores

@@ -126,7 +126,7 @@ export async function createSharedEnvironment(options: StageLog & { runtime: { m
   });
 }
 
-/** pip-install: the spec's packages, then the content-derived version id. */
+/** install: the spec's packages, then the content-derived version id. */
 export async function installRequirements(
   options: StageLog & {
     inputPath: string;

@@ -239,7 +239,7 @@ export class DirectoryPublisher implements Publisher {
     if (path.resolve(versionDir, ref.path) !== dest) {
       throw new PydepotError(`${request.manifest.name} looks for its runtime at ${ref.path}, which is not ${dest} from ${versionDir}`, {
         path: request.buildPath,
-        hint: 'rebuild the environment with this version of pydepot (nx run <env>:pip-install --skip-nx-cache)',
+        hint: 'rebuild the environment with this version of pydepot (nx run <env>:install --skip-nx-cache)',
       });
     }
     const created = await fs.mkdir(runtimes, { recursive: true });
@@ -577,7 +577,7 @@ function assertNoCaseCollisions(index: IndexedEntry[], dest: string): void {
   }
 }
 
-/** A tree's file index (pydepot-files.json, written by pip-install), or computed when absent. */
+/** A tree's file index (pydepot-files.json, written by the install stage), or computed when absent. */
 async function readIndex(root: string): Promise<IndexedEntry[]> {
   try {
     return (JSON.parse(await fs.readFile(path.join(root, FILES_INDEX), 'utf8')) as { entries: IndexedEntry[] }).entries;

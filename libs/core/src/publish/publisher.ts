@@ -3,7 +3,7 @@ import { EnvironmentManifest, MANIFEST_FILE } from '../environment/manifest';
 import { PydepotError } from '../errors';
 
 export interface PublishRequest {
-  /** The built environment folder (the pip-install output). */
+  /** The built environment folder (the install stage's output). */
   buildPath: string;
   manifest: EnvironmentManifest;
   log: (message: string) => void;
@@ -81,7 +81,7 @@ export async function passGate(request: PublishRequest, tree: string, name: stri
 /** Every publisher's first check: the build finished (its manifest has a name and a version). */
 export function assertFinished(request: PublishRequest): asserts request is PublishRequest & { manifest: EnvironmentManifest & { name: string; version: string } } {
   if (!request.manifest.version || !request.manifest.name) {
-    throw new PydepotError(`${path.join(request.buildPath, MANIFEST_FILE)} has no version: the build did not finish`, { hint: 'run the pip-install target again' });
+    throw new PydepotError(`${path.join(request.buildPath, MANIFEST_FILE)} has no version: the build did not finish`, { hint: 'run the install target again' });
   }
 }
 

@@ -17,7 +17,7 @@ describe('pydepot inference plugin', () => {
     expect(results).toMatchSnapshot();
     const project = results[0][1].projects!['environments/maxscript-imaging'];
     const targets = project.targets!;
-    expect(Object.keys(targets)).toEqual(['venv', 'pip-install', 'publish', 'verify', 'rollback', 'lock', 'wheelhouse']);
+    expect(Object.keys(targets)).toEqual(['venv', 'install', 'publish', 'verify', 'rollback', 'lock', 'wheelhouse']);
     // The Python is a project of its own, built once for every environment on it.
     const runtime = results[0][1].projects!['environments/.runtimes/python-3.12'];
     expect(runtime.name).toBe('python-3.12');
@@ -27,15 +27,15 @@ describe('pydepot inference plugin', () => {
     expect(targets.venv.options.runtime).toBe('dist/pydepot/_runtimes/python-3.12.json');
     // Shared layout: the venv stage is a few files, cached whole.
     expect(targets.venv.outputs).toEqual(['{options.outputPath}']);
-    expect(targets['pip-install'].dependsOn).toEqual(['venv', { dependencies: true, target: 'build-wheel' }]);
-    expect(targets['pip-install'].inputs).toContain('^pydepot-source');
+    expect(targets['install'].dependsOn).toEqual(['venv', { dependencies: true, target: 'build-wheel' }]);
+    expect(targets['install'].inputs).toContain('^pydepot-source');
     expect(targets.publish.cache).toBe(false);
     expect(targets.publish.options.depot).toBe('/mnt/depot');
     // The runtime's key names the distribution, never an environment: the same input for the runtime and its environments.
     const identity = { runtime: `node libs/nx-plugin/bin/python-identity.js --runtime ${Buffer.from(JSON.stringify({ python: '3.12', includeStdlibTests: false })).toString('base64url')}` };
     expect(runtime.targets!.runtime.inputs).toContainEqual(identity);
     expect(targets.venv.inputs).toContainEqual(identity);
-    expect(targets['pip-install'].inputs).toContain('{projectRoot}/**/*');
+    expect(targets['install'].inputs).toContain('{projectRoot}/**/*');
     expect(runtime.targets!.runtime.inputs).not.toContain('{projectRoot}/**/*');
   });
 
@@ -55,11 +55,11 @@ describe('pydepot inference plugin', () => {
       const projects = Object.assign({}, ...results.map(([, r]) => r.projects)) as Record<string, any>;
       const tool = projects['environments/tool'].targets;
       expect(Object.keys(tool)).not.toContain('unpack');
-      expect(tool.venv.options.inputPath).toBe('dist/pydepot/base-env/env');
+      expect(tool.venv.options.inputPath).toBe('dist/pydepot/base-env/install');
       // Built on a base: the base's runtime; one runtime project for the two environments on 3.12.
       expect(tool.venv.options.runtime).toBe('dist/pydepot/_runtimes/python-3.12.json');
       expect(Object.keys(projects).filter((root) => root.startsWith('environments/.runtimes/'))).toEqual(['environments/.runtimes/python-3.12']);
-      expect(tool.venv.dependsOn).toEqual([{ projects: ['base-env'], target: 'pip-install' }]);
+      expect(tool.venv.dependsOn).toEqual([{ projects: ['base-env'], target: 'install' }]);
       expect(projects['libs/python/studio-utils'].targets['build-wheel'].options.outputPath).toBe('dist/python/studio-utils');
       const graphProjects = Object.fromEntries(Object.values(projects).map((p: any) => [p.name, p]));
       const deps = await createDependencies!({}, { workspaceRoot: dir, projects: graphProjects } as any);

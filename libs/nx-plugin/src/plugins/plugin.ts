@@ -23,6 +23,8 @@ export interface PydepotPluginOptions {
   /** Folder of the stage outputs. */
   buildDir?: string;
   venvTargetName?: string;
+  installTargetName?: string;
+  /** The former name of installTargetName. */
   pipInstallTargetName?: string;
   publishTargetName?: string;
   verifyTargetName?: string;
@@ -141,7 +143,8 @@ export function normalizeOptions(options: PydepotPluginOptions | undefined): Nor
     depot: options?.depot ?? DEFAULT_DEPOT,
     buildDir: options?.buildDir ?? DEFAULT_BUILD_DIR,
     venvTargetName: options?.venvTargetName ?? 'venv',
-    pipInstallTargetName: options?.pipInstallTargetName ?? 'pip-install',
+    installTargetName: options?.installTargetName ?? options?.pipInstallTargetName ?? 'install',
+    pipInstallTargetName: options?.installTargetName ?? options?.pipInstallTargetName ?? 'install',
     publishTargetName: options?.publishTargetName ?? 'publish',
     verifyTargetName: options?.verifyTargetName ?? 'verify',
     rollbackTargetName: options?.rollbackTargetName ?? 'rollback',
@@ -180,8 +183,8 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
     ? {
         [options.venvTargetName]: {
           executor: `${EXECUTORS}:venv`,
-          options: { ...common, inputPath: stagePath(base, 'pip-install', options.buildDir), outputPath: stage('venv'), delta: true },
-          dependsOn: [{ projects: [base], target: options.pipInstallTargetName }],
+          options: { ...common, inputPath: stagePath(base, 'install', options.buildDir), outputPath: stage('venv'), delta: true },
+          dependsOn: [{ projects: [base], target: options.installTargetName }],
           cache: true,
           inputs: [...pythonInputs, dependencySources],
           outputs: [DELTA_OUTPUT],
@@ -208,9 +211,9 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
 
   const targets: Record<string, TargetConfiguration> = {
     ...build,
-    [options.pipInstallTargetName]: {
-      executor: `${EXECUTORS}:pip-install`,
-      options: { ...common, inputPath: stage('venv'), outputPath: stage('pip-install'), delta: true },
+    [options.installTargetName]: {
+      executor: `${EXECUTORS}:install`,
+      options: { ...common, inputPath: stage('venv'), outputPath: stage('install'), delta: true },
       dependsOn: [options.venvTargetName, wheels],
       cache: true,
       // The spec, its requirements files, its lock and any local wheels: everything in the folder.
@@ -220,8 +223,8 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
     },
     [options.publishTargetName]: {
       executor: `${EXECUTORS}:publish`,
-      options: { ...common, inputPath: stage('pip-install'), depot: options.depot },
-      dependsOn: [options.pipInstallTargetName],
+      options: { ...common, inputPath: stage('install'), depot: options.depot },
+      dependsOn: [options.installTargetName],
       // A side effect on the depot: never replayed from a cache.
       cache: false,
       metadata: { description: 'Publish to the depot as a new version and move current', technologies: ['python'] },

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 
 /** Stage folder names under `<buildDir>/<project>/`; the last one is the finished environment. */
-export const STAGES = { unpack: 'unpack', ensurepip: 'ensurepip', venv: 'venv', 'pip-install': 'env' } as const;
+export const STAGES = { unpack: 'unpack', ensurepip: 'ensurepip', venv: 'venv', install: 'install' } as const;
 export type StageTarget = keyof typeof STAGES;
 
 export const DEFAULT_BUILD_DIR = 'dist/pydepot';
@@ -18,5 +18,5 @@ export function stagePath(project: string, stage: StageTarget, buildDir = DEFAUL
 export const PREVIOUS: Record<Exclude<StageTarget, 'unpack'>, StageTarget> = {
   ensurepip: 'unpack',
   venv: 'ensurepip',
-  'pip-install': 'venv',
+  install: 'venv',
 };

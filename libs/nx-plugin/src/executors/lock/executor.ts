@@ -11,6 +11,6 @@ export default async function lockExecutor(options: LockExecutorSchema, context:
     const input = await readManifest(await env.input(env.stage('unpack', options.inputPath)));
     const context = lockContext(input, await listWheels(env.localWheelDirs()));
     const file = await lockEnvironment({ spec: env.spec(), pythonVersion: input.python.version, cacheDir: env.cacheDir, log: env.log, context });
-    env.log(`wrote ${path.relative(env.workspaceRoot, file)}: review and commit it; pip-install now installs only from it`);
+    env.log(`wrote ${path.relative(env.workspaceRoot, file)}: review and commit it; the install target now installs only from it`);
   });
 }

@@ -5,7 +5,7 @@ import type { PublishExecutorSchema } from './schema';
 
 export default async function publishExecutor(options: PublishExecutorSchema, context: ExecutorContext) {
   return runExecutor('publish', options, context, async (env) => {
-    const buildPath = await env.input(env.stage('pip-install', options.inputPath));
+    const buildPath = await env.input(env.stage('install', options.inputPath));
     const manifest = await readManifest(buildPath);
     const spec = env.spec();
     const settings = publisherSettings({ spec, targetOptions: options, workspaceRoot: env.workspaceRoot });

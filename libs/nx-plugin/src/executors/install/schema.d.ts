@@ -1,4 +1,4 @@
-export interface PipInstallExecutorSchema {
+export interface InstallExecutorSchema {
   environment?: string;
   buildDir?: string;
   inputPath?: string;

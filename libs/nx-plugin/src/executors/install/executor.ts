@@ -1,13 +1,13 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { installRequirements, runStage } from '@pydepot/core';
 import { runExecutor } from '../../utils/run-executor';
-import type { PipInstallExecutorSchema } from './schema';
+import type { InstallExecutorSchema } from './schema';
 
-export default async function pipInstallExecutor(options: PipInstallExecutorSchema, context: ExecutorContext) {
-  return runExecutor('pip-install', options, context, async (env) => {
-    const outputPath = env.stage('pip-install', options.outputPath);
+export default async function installExecutor(options: InstallExecutorSchema, context: ExecutorContext) {
+  return runExecutor('install', options, context, async (env) => {
+    const outputPath = env.stage('install', options.outputPath);
     await env.runtime();
-    const stage = { input: env.previousStage('pip-install', options.inputPath), output: outputPath, delta: options.delta };
+    const stage = { input: env.previousStage('install', options.inputPath), output: outputPath, delta: options.delta };
     const manifest = await runStage(stage, (inputPath) =>
       installRequirements({
         inputPath: inputPath!,
