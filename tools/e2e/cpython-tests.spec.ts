@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { getPublisher } from '../../libs/core/src';
@@ -45,8 +45,18 @@ function runTests(python: string, junit: string, cwd: string): { status: number 
   return { status: result.status, tail: `${result.stdout}${result.stderr}`.slice(-3000) };
 }
 
-/** Differences of the shared layout only: the environment is a venv of its runtime. */
-const DOCUMENTED_SHARED: Record<string, string> = {};
+/**
+ * Differences of the shared layout only. The environment is a venv of its runtime, so it is compared
+ * with a plain `python -m venv` of the source interpreter (CPython's suite assumes a non-venv
+ * interpreter: its venv-scheme and upgrade-dependencies tests fail in any venv).
+ */
+const DOCUMENTED_SHARED: Record<string, string> = {
+  // The launcher sets the runtime as home; as with PYTHONHOME, CPython then ignores a ._pth file
+  // beside a linked copy of the interpreter.
+  'test_site.test_underpth_basic': 'a ._pth file beside the interpreter is not read',
+  'test_site.test_underpth_file': 'a ._pth file beside the interpreter is not read',
+  'test_site.test_underpth_nosite_file': 'a ._pth file beside the interpreter is not read',
+};
 
 describe.each([
   ['3.12', 'self-contained'],
@@ -74,7 +84,12 @@ describe.each([
     mkdirSync(work);
 
     const relocated = runTests(path.join(moved, 'bin/python'), path.join(dir, 'relocated.xml'), work);
-    const source = runTests(realpathSync(pyenvPython(minor)), path.join(dir, 'source.xml'), work);
+    let baseline = realpathSync(pyenvPython(minor));
+    if (layout === 'shared') {
+      execFileSync(baseline, ['-m', 'venv', path.join(dir, 'plain-venv')]);
+      baseline = path.join(dir, 'plain-venv/bin/python');
+    }
+    const source = runTests(baseline, path.join(dir, 'source.xml'), work);
     const onlyRelocated = failures(path.join(dir, 'relocated.xml')).filter((t) => !failures(path.join(dir, 'source.xml')).includes(t));
     const key = (id: string) => `${id.split('.')[1]}.${id.split('.').pop()}`;
     const undocumented = onlyRelocated.filter((t) => !(key(t) in DOCUMENTED) && !(layout === 'shared' && key(t) in DOCUMENTED_SHARED));

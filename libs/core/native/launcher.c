@@ -196,6 +196,9 @@ int main(int argc, char **argv) {
      * and libpython is the one of the interpreter the venv was made from.
      * A relative home: a pydepot environment on a shared runtime. */
     int has_cfg = venv_home(executable, home, sizeof home, cfg_dir);
+    /* Started through a link from elsewhere (a symlink in a temp folder, a
+     * tool's own bin/): the environment this file belongs to decides. */
+    if (!has_cfg) has_cfg = venv_home(self, home, sizeof home, cfg_dir);
     int shared = has_cfg && home[0] != '/';
     int in_venv = !shared && trusted && venv_home(invoked, home, sizeof home, cfg_dir);
     if (shared) {
