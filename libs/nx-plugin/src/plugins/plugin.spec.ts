@@ -63,7 +63,14 @@ describe('pydepot inference plugin', () => {
       expect(projects['libs/python/studio-utils'].targets['build-wheel'].options.outputPath).toBe('dist/python/studio-utils');
       const graphProjects = Object.fromEntries(Object.values(projects).map((p: any) => [p.name, p]));
       const deps = await createDependencies!({}, { workspaceRoot: dir, projects: graphProjects } as any);
-      expect(deps.map((d) => `${d.source} -> ${d.target}`).sort()).toEqual(['other -> studio-utils', 'studio-utils -> studio-core', 'tool -> base-env', 'tool -> studio-utils']);
+      expect(deps.map((d) => `${d.source} -> ${d.target}`).sort()).toEqual([
+        'base-env -> python-3.12',
+        'other -> python-3.12',
+        'other -> studio-utils',
+        'studio-utils -> studio-core',
+        'tool -> base-env',
+        'tool -> studio-utils',
+      ]);
     } finally {
       cleanup();
     }
