@@ -63,14 +63,9 @@ describe('pydepot inference plugin', () => {
       expect(projects['libs/python/studio-utils'].targets['build-wheel'].options.outputPath).toBe('dist/python/studio-utils');
       const graphProjects = Object.fromEntries(Object.values(projects).map((p: any) => [p.name, p]));
       const deps = await createDependencies!({}, { workspaceRoot: dir, projects: graphProjects } as any);
-      expect(deps.map((d) => `${d.source} -> ${d.target}`).sort()).toEqual([
-        'base-env -> python-3.12',
-        'other -> python-3.12',
-        'other -> studio-utils',
-        'studio-utils -> studio-core',
-        'tool -> base-env',
-        'tool -> studio-utils',
-      ]);
+      // Environment → runtime is a task edge (venv dependsOn python-3.x:runtime), not a project-graph edge:
+      // a runtime has no files, and Nx's hasher cannot walk `^` inputs into a project without any.
+      expect(deps.map((d) => `${d.source} -> ${d.target}`).sort()).toEqual(['other -> studio-utils', 'studio-utils -> studio-core', 'tool -> base-env', 'tool -> studio-utils']);
     } finally {
       cleanup();
     }

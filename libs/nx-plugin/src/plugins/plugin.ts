@@ -80,7 +80,6 @@ export const createDependencies: CreateDependencies<PydepotPluginOptions> = (_op
   const deps: RawProjectGraphDependency[] = [];
   const packages = new Map<string, string>(); // normalised distribution name → project
   const environments = new Map<string, string>(); // folder name → project
-  const runtimes = new Set(Object.entries(context.projects).filter(([, p]) => p.tags?.includes(RUNTIME_TAG)).map(([name]) => name));
   for (const [name, project] of Object.entries(context.projects)) {
     if (project.tags?.includes(PACKAGE_TAG)) {
       const dist = readPyproject(path.join(context.workspaceRoot, project.root, 'pyproject.toml')).name;
@@ -100,12 +99,6 @@ export const createDependencies: CreateDependencies<PydepotPluginOptions> = (_op
       if (base) {
         add(name, environments.get(base), specFile);
         bases.set(path.posix.basename(project.root), { base, file: specFile });
-      }
-      // The runtime it runs on (its venv target depends on it): `nx graph` draws runtime → environments.
-      for (const target of Object.values(project.targets ?? {})) {
-        for (const dep of target.dependsOn ?? []) {
-          if (typeof dep === 'object' && Array.isArray(dep.projects)) for (const p of dep.projects) if (runtimes.has(p)) add(name, p, specFile);
-        }
       }
     } else if (project.tags?.includes(PACKAGE_TAG)) {
       const file = path.posix.join(project.root, 'pyproject.toml');
