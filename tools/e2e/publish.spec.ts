@@ -115,7 +115,7 @@ describe('publishing a real environment', () => {
       const releases = JSON.parse(readFileSync(path.join(depot, envName, 'releases.json'), 'utf8')).releases;
       expect([point, releases.at(-1).version, releases.at(-1).previous]).toEqual([point, v2.version, v1.version]);
       // No temp folders, no stale lock left behind.
-      expect([point, readdirSync(path.join(depot, envName)).filter((n) => n.startsWith('.'))]).toEqual([point, ['.objects']]);
+      expect([point, readdirSync(path.join(depot, envName)).filter((n) => n.startsWith('.'))]).toEqual([point, []]);
       rmSync(depot, { recursive: true, force: true });
     }
     expect(exec(path.join(seed, envName, 'current/bin/hello-tool'))).toBe('hello-tool 1.0.0\n');
@@ -142,7 +142,7 @@ describe('publishing a real environment', () => {
     const served = servedVersions(envDir, [v1.version!, v2.version!]);
     expect(served.link).toBe(served.json);
     expect((await readReleases(envDir)).map((r) => r.version).sort()).toEqual([v1.version, v2.version].sort());
-    expect(readdirSync(envDir).filter((n) => n.startsWith('.'))).toEqual(['.objects']);
+    expect(readdirSync(envDir).filter((n) => n.startsWith('.'))).toEqual([]);
   });
 
   it('on a depot that fills up: a clear error, the previous version intact and current', () => {
@@ -180,7 +180,7 @@ ls -A "$DEPOT/${v1.name}" > "$OUT/listing"
       expect(read('big.err')).toMatch(/publishing .* failed: ENOSPC.*the depot was left as it was/s);
       expect(read('big.err')).toMatch(/hint: the depot is full/);
       expect(read('current')).toBe(v1.version);
-      expect(read('listing').split('\n').sort()).toEqual(['.objects', 'CHANGELOG.md', 'current', 'current.json', 'releases.json', v1.version].sort());
+      expect(read('listing').split('\n').sort()).toEqual(['CHANGELOG.md', 'current', 'current.json', 'releases.json', v1.version].sort());
       expect(read('run')).toBe('hello-tool 1.0.0');
     });
   });
