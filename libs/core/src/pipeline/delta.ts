@@ -42,8 +42,8 @@ interface Delta {
  * stage's work on it, then the output recorded as a delta over the input
  * (`delta`; the Nx output), or no stale delta beside a full output.
  */
-export async function runStage<T>(options: { input?: string; output: string; delta?: boolean }, work: (input: string | undefined) => Promise<T>): Promise<T> {
-  const input = options.input === undefined ? undefined : await materializeStage(options.input);
+export async function runStage<T>(options: { input?: string; output: string; delta?: boolean; provide?: (tree: string) => Promise<unknown> }, work: (input: string | undefined) => Promise<T>): Promise<T> {
+  const input = options.input === undefined ? undefined : await materializeStage(options.input, [], options.provide);
   const result = await work(input);
   if (options.delta && input) await writeStageDelta(options.output, input);
   else await fs.rm(deltaPath(options.output), { recursive: true, force: true });
@@ -93,14 +93,18 @@ export async function writeStageDelta(stage: string, previous: string): Promise<
  * (the first stage, or executors configured by hand with full outputs) or
  * already is what its delta produces; otherwise rebuilt, atomically.
  */
-export async function materializeStage(stage: string, seen: string[] = []): Promise<string> {
+export async function materializeStage(stage: string, seen: string[] = [], provide?: (tree: string) => Promise<unknown>): Promise<string> {
   const dir = deltaPath(stage);
-  if (!existsSync(path.join(dir, DELTA_FILE))) return stage;
+  if (!existsSync(path.join(dir, DELTA_FILE))) {
+    // A tree with no delta that is not there (a runtime whose store lacks it): whoever can, provides it.
+    if (provide && !existsSync(stage)) await provide(stage);
+    return stage;
+  }
   const delta = JSON.parse(await fs.readFile(path.join(dir, DELTA_FILE), 'utf8')) as Delta;
   if ((await treeId(stage).catch(() => undefined)) === delta.result) return stage;
   const previous = path.resolve(path.dirname(stage), delta.previous);
   if (seen.includes(previous)) throw new PydepotError(`stage deltas form a cycle at ${previous}`, { path: dir, hint: 'delete the build folder (dist/pydepot) and build again' });
-  await materializeStage(previous, [...seen, stage]);
+  await materializeStage(previous, [...seen, stage], provide);
   // Two tasks may need the same tree at once (an environment's publish and another built on it):
   // one rebuilds, the other waits and then finds it up to date.
   const lock = await acquireFileLock(`${stage}.lock`, { activity: 'rebuild', subject: stage, log: () => undefined, staleMs: 30_000 });

@@ -253,6 +253,7 @@ export class DirectoryPublisher implements Publisher {
         return none;
       }
       const source = path.resolve(request.buildPath, ref.path);
+      if (!(await pathExists(path.join(source, MANIFEST_FILE)))) await request.provideRuntime?.();
       const index = await readIndex(source).catch(() => undefined);
       if (!index || !(await pathExists(path.join(source, MANIFEST_FILE)))) {
         throw new PydepotError(`the runtime ${ref.id} of ${request.manifest.name} is neither in the depot nor at ${source}`, {

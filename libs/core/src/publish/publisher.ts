@@ -14,6 +14,13 @@ export interface PublishRequest {
    * throw, current stays where it was and the error says which check failed.
    */
   gate?: (tree: string) => Promise<void>;
+  /**
+   * Layout "shared": puts the environment's runtime tree where its manifest
+   * says (the build's store), fetching or rebuilding it. Called only when the
+   * depot lacks that runtime: publishing to a depot that has it needs no
+   * local interpreter at all (a fresh clone served from a remote cache).
+   */
+  provideRuntime?: () => Promise<unknown>;
 }
 
 /** A local, readable tree of a published version (its depot folder, a checkout, an unpacked archive). */

@@ -29,11 +29,13 @@ export interface ExecutorEnv {
   /** Wheel folders of the in-repo packages this project depends on, directly or through other packages. */
   localWheelDirs(): string[];
   /**
-   * A stage's full tree, ready to read and run: its runtime first (rebuilt in
-   * the store when a cache hit restored only its manifest), then the stage
-   * (rebuilt from its delta when a cache hit restored only that).
+   * A stage's full tree, ready to read and (`run`, the default) to run: its
+   * runtime first (fetched or rebuilt in the store when a cache hit restored
+   * only its manifest), then the stage (rebuilt from its delta when a cache
+   * hit restored only that). With `run: false` the runtime is ensured only if
+   * the stage is built on it (self-contained).
    */
-  input(stagePath: string): Promise<string>;
+  input(stagePath: string, options?: { run?: boolean }): Promise<string>;
   /** Nx's self-hosted remote cache, when the run uses one: runtime trees travel through it beside the task outputs. */
   share?: { url: string; token?: string };
   /** The environment's runtime (manifest and tree), ensured; undefined when the target names none. */
@@ -69,9 +71,10 @@ export async function runExecutor(
     log: (message) => console.log(maskCredentials(`pydepot ${name} ${project}: ${message}`)),
     taskHash: context.taskGraph?.tasks[taskId]?.hash,
     localWheelDirs: () => localWheelDirs(context, project).map(abs),
-    input: async (stage) => {
-      await env.runtime();
-      return materializeStage(stage);
+    input: async (stage, { run = true } = {}) => {
+      // To run the environment, its runtime must be there; to read it, only a self-contained chain needs it.
+      if (run) await env.runtime();
+      return materializeStage(stage, [], () => env.runtime());
     },
     runtime: () => (runtime ??= options.runtime ? ensureRuntime(abs(options.runtime), { workspaceRoot: context.root, cacheDir: env.cacheDir, log: env.log, share: env.share }) : Promise.resolve(undefined)),
     share: remoteCache(),

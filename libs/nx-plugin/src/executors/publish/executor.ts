@@ -5,7 +5,8 @@ import type { PublishExecutorSchema } from './schema';
 
 export default async function publishExecutor(options: PublishExecutorSchema, context: ExecutorContext) {
   return runExecutor('publish', options, context, async (env) => {
-    const buildPath = await env.input(env.stage('install', options.inputPath));
+    // The gate runs the version from the depot: a local runtime is needed only to publish it there.
+    const buildPath = await env.input(env.stage('install', options.inputPath), { run: false });
     const manifest = await readManifest(buildPath);
     const spec = env.spec();
     const settings = publisherSettings({ spec, targetOptions: options, workspaceRoot: env.workspaceRoot });
@@ -15,7 +16,7 @@ export default async function publishExecutor(options: PublishExecutorSchema, co
       const { passed, audited } = await checkPublishedTree({ tree, spec, forbiddenPaths });
       env.log(`${passed.length} check${passed.length === 1 ? '' : 's'} passed${audited ? ', audit clean' : ''}`);
     };
-    const result = await getPublisher(settings).publish({ buildPath, manifest, log: env.log, gate });
+    const result = await getPublisher(settings).publish({ buildPath, manifest, log: env.log, gate, provideRuntime: () => env.runtime() });
     if (!result.copied && !result.currentChanged) env.log(`${result.location} is up to date; nothing written`);
     else {
       const reuse = result.filesLinked ? `, ${result.filesLinked} unchanged files reused` : '';
