@@ -9,3 +9,5 @@ const NAMES = ['runtime', 'unpack', 'ensurepip', 'venv', 'install', 'publish', '
 for (const name of NAMES) {
   Object.defineProperty(module.exports, name, { enumerable: true, get: () => require(`./src/executors/${name}/executor.ts`).default });
 }
+// Batch implementations (executors.json "batchImplementation"): several tasks in one process.
+Object.defineProperty(module.exports, 'publishBatch', { enumerable: false, get: () => require('./src/executors/publish/executor.ts').batch });

@@ -73,3 +73,35 @@ describe('executors', () => {
     }
   });
 });
+
+describe('batched executors (Nx batch mode: several tasks in one process)', () => {
+  it('run every task of the batch, two at a time, each with its own project context and its own output', async () => {
+    const { batchOf, runExecutor } = await import('../utils/run-executor');
+    let running = 0;
+    let most = 0;
+    const fake = (options: { fail?: boolean }, context: ExecutorContext) =>
+      runExecutor('fake', {}, context, async (env) => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        env.log(`working on ${context.projectName}`);
+        running--;
+        if (options.fail) throw new Error(`${context.projectName} broke`);
+      });
+    const tasks = Object.fromEntries(['a', 'b', 'c'].map((p) => [`${p}:publish`, { id: `${p}:publish`, target: { project: p, target: 'publish' }, overrides: {}, outputs: [] }]));
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const results = await batchOf(fake)({ tasks, dependencies: {}, roots: Object.keys(tasks) } as never, { 'a:publish': {}, 'b:publish': { fail: true }, 'c:publish': {} }, {}, contextFor('/ws', 'a'));
+      expect(Object.keys(results).sort()).toEqual(['a:publish', 'b:publish', 'c:publish']);
+      expect(results['a:publish']).toEqual({ success: true, terminalOutput: 'pydepot fake a: working on a\n' });
+      expect(results['b:publish'].success).toBe(false);
+      expect(results['b:publish'].terminalOutput).toContain('pydepot fake failed for b:\ninternal error: Error: b broke');
+      expect(results['c:publish'].terminalOutput).not.toContain(' a:');
+      expect(most).toBe(2);
+      // Printed whole, under each task's heading (Nx reports a batch of several tasks as one).
+      expect(write.mock.calls.map((c) => String(c[0])).join('')).toContain('\n> nx run c:publish\n\npydepot fake c: working on c\n');
+    } finally {
+      write.mockRestore();
+    }
+  });
+});

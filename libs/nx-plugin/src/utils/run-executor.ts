@@ -1,4 +1,5 @@
-import type { ExecutorContext } from '@nx/devkit';
+import type { ExecutorContext, TaskGraph } from '@nx/devkit';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as path from 'node:path';
 import { cacheDir, ensureRuntime, EnvironmentSpec, formatError, loadEnvironmentSpec, maskCredentials, materializeStage, RuntimeManifest } from '@pydepot/core';
 import { PREVIOUS, stagePath, StageTarget } from './paths';
@@ -68,7 +69,7 @@ export async function runExecutor(
     stage: (target, explicit) => abs(explicit ?? stagePath(project, target, options.buildDir)),
     previousStage: (target, explicit) => abs(explicit ?? stagePath(project, PREVIOUS[target], options.buildDir)),
     cacheDir: cacheDir(),
-    log: (message) => console.log(maskCredentials(`pydepot ${name} ${project}: ${message}`)),
+    log: (message) => print('out', maskCredentials(`pydepot ${name} ${project}: ${message}`)),
     taskHash: context.taskGraph?.tasks[taskId]?.hash,
     localWheelDirs: () => localWheelDirs(context, project).map(abs),
     input: async (stage, { run = true } = {}) => {
@@ -83,9 +84,50 @@ export async function runExecutor(
     await body(env);
     return { success: true };
   } catch (error) {
-    console.error(`\npydepot ${name} failed for ${project}:\n${formatError(error)}\n`);
+    print('err', `\npydepot ${name} failed for ${project}:\n${formatError(error)}\n`);
     return { success: false };
   }
+}
+
+/** In a batch (several tasks in one process), each task's output goes to its own buffer. */
+const taskOutput = new AsyncLocalStorage<string[]>();
+
+function print(stream: 'out' | 'err', line: string): void {
+  const buffer = taskOutput.getStore();
+  if (buffer) buffer.push(line);
+  else if (stream === 'out') console.log(line);
+  else console.error(line);
+}
+
+/**
+ * Nx's batch protocol for an executor (`batchImplementation` with
+ * `preferBatch` in executors.json): the tasks of one run that use it execute
+ * in one process instead of one forked Node process each, two at a time, and
+ * each task's output is reported as its own terminal output. For publish,
+ * whose tasks are never cached, that fork was most of a fully cached run.
+ */
+export function batchOf<O>(executor: (options: O, context: ExecutorContext) => Promise<{ success: boolean }>, concurrency = 2) {
+  return async (taskGraph: TaskGraph, inputs: Record<string, O>, _overrides: unknown, context: ExecutorContext): Promise<Record<string, { success: boolean; terminalOutput: string }>> => {
+    const tasks = Object.values(taskGraph.tasks);
+    const results: Record<string, { success: boolean; terminalOutput: string }> = {};
+    let next = 0;
+    const worker = async () => {
+      while (next < tasks.length) {
+        const task = tasks[next++];
+        const lines: string[] = [];
+        const { success } = await taskOutput.run(lines, () =>
+          executor(inputs[task.id], { ...context, projectName: task.target.project, targetName: task.target.target, configurationName: task.target.configuration }),
+        );
+        const terminalOutput = lines.length ? `${lines.join('\n')}\n` : '';
+        // Nx heads a batch of one task itself; a bigger batch is reported as a whole, so each task's
+        // output is printed in one piece under its own heading.
+        process.stdout.write(tasks.length > 1 ? `\n> nx run ${task.id}\n\n${terminalOutput}` : terminalOutput);
+        results[task.id] = { success, terminalOutput };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
+    return results;
+  };
 }
 
 const BUILD_WHEEL = '@pydepot/nx-plugin:build-wheel';

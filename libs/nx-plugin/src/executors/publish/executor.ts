@@ -1,6 +1,6 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { checkPublishedTree, getPublisher, publisherSettings, readManifest } from '@pydepot/core';
-import { runExecutor } from '../../utils/run-executor';
+import { batchOf, runExecutor } from '../../utils/run-executor';
 import type { PublishExecutorSchema } from './schema';
 
 export default async function publishExecutor(options: PublishExecutorSchema, context: ExecutorContext) {
@@ -28,3 +28,6 @@ export default async function publishExecutor(options: PublishExecutorSchema, co
 function formatBytes(bytes: number): string {
   return bytes < 1 << 20 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / (1 << 20)).toFixed(1)} MiB`;
 }
+
+/** Every publish of a run in one process (Nx batch mode; executors.json `preferBatch`). */
+export const batch = batchOf(publishExecutor);
