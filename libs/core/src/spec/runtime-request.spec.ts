@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
-import { declaredRuntime, runtimeProjectName } from './runtime-request';
+import { declaredEnvironment, declaredRuntime, runtimeProjectName } from './runtime-request';
 
 describe('which runtime a spec asks for (read by the inference plugin)', () => {
   it('names a bare version python-<version>; anything else gets a hash of the request', () => {
@@ -26,6 +26,27 @@ describe('which runtime a spec asks for (read by the inference plugin)', () => {
       expect(at('environments/c')!.project).not.toBe(at('environments/a')!.project);
       expect(at('environments/d')).toBeUndefined();
       expect(at('environments/e')).toBeUndefined();
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('follows "base" to the runtime and layout of the spec that names a Python, with the layout rules of the spec', () => {
+    const { dir, cleanup } = testdir({
+      'environments/root/environment.json': JSON.stringify({ python: '3.12', layout: 'self-contained' }),
+      'environments/child/environment.json': JSON.stringify({ base: 'root' }),
+      'environments/plain/environment.json': JSON.stringify({ python: '3.12' }),
+      'environments/old/environment.json': JSON.stringify({ python: '3.9' }),
+      'environments/git/environment.json': JSON.stringify({ python: '3.12', publish: { to: 'git' } }),
+    });
+    try {
+      const at = (name: string, platform: NodeJS.Platform = 'linux') => declaredEnvironment(path.join(dir, 'environments', name, 'environment.json'), dir, platform);
+      expect(at('child')).toEqual({ runtime: { project: 'python-3.12', request: { python: '3.12', includeStdlibTests: false } }, layout: 'self-contained' });
+      expect(at('plain').layout).toBe('shared');
+      expect(at('plain', 'win32').layout).toBe('self-contained');
+      expect(at('old').layout).toBe('self-contained');
+      expect(at('git').layout).toBe('self-contained');
+      expect(at('missing')).toEqual({ layout: 'shared' });
     } finally {
       cleanup();
     }

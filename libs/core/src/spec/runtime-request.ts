@@ -26,12 +26,47 @@ const URL = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /** The runtime a spec file asks for; undefined for an environment built on a base (its base's runtime) or an unreadable spec. */
 export function declaredRuntime(specFile: string, workspaceRoot: string): DeclaredRuntime | undefined {
-  let spec: Record<string, unknown>;
+  const spec = readSpec(specFile);
+  return spec && runtimeOf(spec, specFile, workspaceRoot);
+}
+
+/**
+ * What an environment's builds depend on, following "base" to the spec that
+ * names a Python (bases are sibling folders), each spec read once: its
+ * runtime and its layout. The layout mirrors spec/environment.ts (a base's
+ * layout; git and archive publishes self-contained; shared where the spec
+ * allows it) and pipeline/runtime.ts `canShare` (CPython 3.10+).
+ */
+export function declaredEnvironment(specFile: string, workspaceRoot: string, platform: NodeJS.Platform = process.platform): { runtime?: DeclaredRuntime; layout: 'shared' | 'self-contained' } {
+  const fallback = platform === 'win32' ? 'self-contained' : 'shared';
+  let file = specFile;
+  for (let hops = 0; hops < 32; hops++) {
+    const spec = readSpec(file);
+    if (!spec) return { layout: fallback };
+    if (typeof spec.base === 'string') {
+      file = path.join(path.dirname(path.dirname(file)), spec.base, 'environment.json');
+      continue;
+    }
+    const runtime = runtimeOf(spec, file, workspaceRoot);
+    const to = (spec.publish as { to?: unknown } | undefined)?.to;
+    const version = typeof spec.python === 'string' ? spec.python : (spec.python as { version?: unknown } | undefined)?.version;
+    const [major, minor] = typeof version === 'string' ? version.split('.').map(Number) : [];
+    const unshareable = (to !== undefined && to !== 'directory') || (major === 3 && minor < 10);
+    const layout = unshareable || spec.layout === 'self-contained' ? 'self-contained' : spec.layout === 'shared' ? 'shared' : fallback;
+    return { runtime, layout };
+  }
+  return { layout: fallback }; // a cycle: reported by the plugin's createDependencies
+}
+
+function readSpec(file: string): Record<string, unknown> | undefined {
   try {
-    spec = JSON.parse(readFileSync(specFile, 'utf8')) as Record<string, unknown>;
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch {
     return undefined;
   }
+}
+
+function runtimeOf(spec: Record<string, unknown>, specFile: string, workspaceRoot: string): DeclaredRuntime | undefined {
   if (spec.base !== undefined || spec.python === undefined) return undefined;
   const raw = spec.python;
   let python: RuntimeRequest['python'];

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
 import publish from './publish/executor';
 import unpack from './unpack/executor';
+import { batchOf, runExecutor } from '../utils/run-executor';
 
 function contextFor(root: string, project: string): ExecutorContext {
   return {
@@ -76,7 +77,6 @@ describe('executors', () => {
 
 describe('batched executors (Nx batch mode: several tasks in one process)', () => {
   it('run every task of the batch, two at a time, each with its own project context and its own output', async () => {
-    const { batchOf, runExecutor } = await import('../utils/run-executor');
     let running = 0;
     let most = 0;
     const fake = (options: { fail?: boolean }, context: ExecutorContext) =>

@@ -8,12 +8,11 @@ import {
   type PreTasksExecution,
   type TargetConfiguration,
 } from '@nx/devkit';
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 // A narrow import (not @pydepot/core's index): the plugin loads on every Nx command.
 import { declaredBase, declaredRequirementNames, normalizeName, readPyproject, requirementName } from '../../../core/src/library/pyproject';
-import { declaredRuntime, DeclaredRuntime } from '../../../core/src/spec/runtime-request';
-import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, DEFAULT_WHEEL_DIR, DEFAULT_WHEELHOUSE_DIR, stagePath, StageTarget } from '../utils/paths';
+import { declaredEnvironment, DeclaredRuntime } from '../../../core/src/spec/runtime-request';
+import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, DEFAULT_WHEEL_DIR, DEFAULT_WHEELHOUSE_DIR, runtimeManifestPath, stagePath, StageTarget } from '../utils/paths';
 import { probeRemoteCache } from './remote-cache';
 
 /** Options of the plugin entry in nx.json. Target names are options too. */
@@ -53,8 +52,6 @@ export const ENVIRONMENT_TAG = 'type:python-environment';
 export const RUNTIME_TAG = 'type:python-runtime';
 /** Runtime projects have no files of their own: a virtual root beside the environments. */
 const RUNTIME_ROOT = 'environments/.runtimes';
-/** Folder of the runtime store and manifests, under the build folder (pipeline/runtime.ts RUNTIMES_DIR). */
-const RUNTIMES_DIR = '_runtimes';
 export const PACKAGE_TAG = 'type:python-package';
 
 type Normalized = Required<PydepotPluginOptions>;
@@ -167,8 +164,9 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
   const base = declaredBase(path.join(context.workspaceRoot, specFile));
   const inputs = pluginInputs(context.workspaceRoot);
   // The runtime this environment runs on: its own, or (built on a base) its base chain's.
-  const runtime = rootRuntime(specFile, context.workspaceRoot);
-  const runtimeManifest = runtime && path.posix.join(options.buildDir.replace(/\\/g, '/'), RUNTIMES_DIR, `${runtime.project}.json`);
+  const declared = declaredEnvironment(path.join(context.workspaceRoot, specFile), context.workspaceRoot);
+  const runtime = declared.runtime;
+  const runtimeManifest = runtime && runtimeManifestPath(runtime.project, options.buildDir);
   const interpreter = { runtime: runtime ? runtimeIdentityCommand(context.workspaceRoot, runtime) : `node ${identityScript(context.workspaceRoot)} ${specFile}` };
   const pythonInputs = [...inputs, interpreter];
   // The files of the projects this one depends on: its base environment's spec and lock, in-repo packages' sources.
@@ -177,7 +175,7 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
   const common = { environment: specFile, buildDir: options.buildDir, ...(runtimeManifest ? { runtime: runtimeManifest } : {}) };
   const wheels = { dependencies: true, target: options.buildWheelTargetName };
   // Shared layout: the venv stage is a few files (a full output); self-contained: a copy of the runtime (a delta over it).
-  const shared = declaredLayout(path.join(context.workspaceRoot, specFile)) === 'shared';
+  const shared = declared.layout === 'shared';
 
   const build: Record<string, TargetConfiguration> = base
     ? {
@@ -301,7 +299,7 @@ function runtimeProject(runtime: DeclaredRuntime, options: Normalized, context: 
           options: {
             python: runtime.request.python,
             includeStdlibTests: runtime.request.includeStdlibTests,
-            outputPath: path.posix.join(options.buildDir.replace(/\\/g, '/'), RUNTIMES_DIR, `${runtime.project}.json`),
+            outputPath: runtimeManifestPath(runtime.project, options.buildDir),
           },
           cache: true,
           inputs: [...pluginInputs(context.workspaceRoot), { runtime: runtimeIdentityCommand(context.workspaceRoot, runtime) }],
@@ -313,45 +311,6 @@ function runtimeProject(runtime: DeclaredRuntime, options: Normalized, context: 
       metadata: { description: `Python runtime ${runtime.project}, shared by the environments built on it`, technologies: ['python'] },
     },
   };
-}
-
-/** The runtime of a spec, following "base" to the environment that names a Python (sibling folders). */
-function rootRuntime(specFile: string, workspaceRoot: string): DeclaredRuntime | undefined {
-  let file = specFile;
-  for (let hops = 0; hops < 32; hops++) {
-    const abs = path.join(workspaceRoot, file);
-    const base = declaredBase(abs);
-    if (!base) return declaredRuntime(abs, workspaceRoot);
-    file = path.posix.join(path.posix.dirname(path.posix.dirname(file)), base, 'environment.json');
-  }
-  return undefined; // a cycle: reported by createDependencies
-}
-
-/** "shared" or "self-contained", as the spec (or, built on a base, its base chain) says; the platform default otherwise. */
-function declaredLayout(specFile: string): string {
-  let file = specFile;
-  for (let hops = 0; hops < 32; hops++) {
-    let spec: Record<string, unknown>;
-    try {
-      spec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    } catch {
-      break;
-    }
-    if (typeof spec.base === 'string') {
-      file = path.join(path.dirname(path.dirname(file)), spec.base, 'environment.json');
-      continue;
-    }
-    const to = (spec.publish as { to?: unknown } | undefined)?.to;
-    if (to !== undefined && to !== 'directory') return 'self-contained'; // git and archive carry environments whole
-    if (typeof spec.layout === 'string' && spec.layout !== 'shared') return spec.layout;
-    // The shared layout needs CPython 3.10+ (pipeline/runtime.ts canShare): older ones are self-contained.
-    const version = typeof spec.python === 'string' ? spec.python : (spec.python as { version?: unknown } | undefined)?.version;
-    const [major, minor] = typeof version === 'string' ? version.split('.').map(Number) : [];
-    if (major === 3 && minor < 10) return 'self-contained';
-    if (typeof spec.layout === 'string') return spec.layout;
-    break;
-  }
-  return process.platform === 'win32' ? 'self-contained' : 'shared';
 }
 
 /** The runtime input naming a runtime request (base64url JSON: no shell quoting), shared by the runtime and its environments. */

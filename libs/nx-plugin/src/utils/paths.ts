@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { RUNTIMES_DIR } from '../../../core/src/environment/layout';
 
 /** Stage folder names under `<buildDir>/<project>/`; the last one is the finished environment. */
 export const STAGES = { unpack: 'unpack', ensurepip: 'ensurepip', venv: 'venv', install: 'install' } as const;
@@ -12,6 +13,11 @@ export const DEFAULT_WHEELHOUSE_DIR = 'dist/wheelhouse';
 /** Workspace-relative output folder of a stage, shared by inference and executor defaults. */
 export function stagePath(project: string, stage: StageTarget, buildDir = DEFAULT_BUILD_DIR): string {
   return path.posix.join(buildDir.replace(/\\/g, '/'), project, STAGES[stage]);
+}
+
+/** Workspace-relative manifest of a runtime project's build (its tree sits beside it in the store), shared by inference and the executor default. */
+export function runtimeManifestPath(runtimeProject: string, buildDir = DEFAULT_BUILD_DIR): string {
+  return path.posix.join(buildDir.replace(/\\/g, '/'), RUNTIMES_DIR, `${runtimeProject}.json`);
 }
 
 /** The stage a stage reads from. */

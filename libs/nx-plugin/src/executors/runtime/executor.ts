@@ -1,13 +1,12 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { buildRuntime, loadEnvironmentSpec } from '@pydepot/core';
-import * as path from 'node:path';
-import { DEFAULT_BUILD_DIR } from '../../utils/paths';
+import { runtimeManifestPath } from '../../utils/paths';
 import { runExecutor } from '../../utils/run-executor';
 import type { RuntimeExecutorSchema } from './schema';
 
 export default async function runtimeExecutor(options: RuntimeExecutorSchema, context: ExecutorContext) {
   return runExecutor('runtime', {}, context, async (env) => {
-    const output = options.outputPath ?? path.posix.join(DEFAULT_BUILD_DIR, '_runtimes', `${env.project}.json`);
+    const output = options.outputPath ?? runtimeManifestPath(env.project);
     // Bad input fails in a second, before an interpreter is copied: the specs of this run's environments on this runtime.
     for (const spec of specsOnRuntime(context, output)) loadEnvironmentSpec(env.abs(spec));
     const runtime = await buildRuntime({
