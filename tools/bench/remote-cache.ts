@@ -1,56 +1,93 @@
 /**
- * Benchmark: a fresh clone served by the shared remote cache versus the cold
- * build of the clone that filled it, side by side in one run.
+ * Benchmark: a fresh clone served by the shared remote cache, side by side in
+ * one run:
+ *   - clone B through the folder store vs clone A's cold build that filled it;
+ *   - clone B through the bucket store (SeaweedFS on 127.0.0.1, the S3 API)
+ *     vs clone B through the folder store, the same records in both.
  *
  *   node -r @swc-node/register tools/bench/remote-cache.ts [rounds]
  *
- * Each round: a new cache server on 127.0.0.1 with an empty store, clone A
- * (empty local cache) runs `nx run-many -t publish` cold, then clone B (empty
- * local cache) runs the same and gets every build target from the server.
- * Target: B's run within 10 % of A's.
+ * Each round: clone A (empty local cache) runs `nx run-many -t publish`
+ * cold against a fresh folder-store server; its records are then copied,
+ * byte for byte with their checksums, into an empty bucket prefix behind an
+ * S3-store server. Two fresh clones then run the same command, one per
+ * store, the order alternating between rounds. Reported: medians of the
+ * per-round ratios. Targets: B (folder) <= 10 % of A; B (bucket) <= 1.3x B (folder).
  */
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { testdir } from '../testing';
-import { makeWorkspace, nxWith, REPO } from '../e2e/helpers';
+import { startCacheServer } from '../testing/cache-server';
+import { startSeaweedFs } from '../testing/seaweedfs';
+import { makeWorkspace, nxWith } from '../e2e/helpers';
 
-const rounds = Number(process.argv[2] ?? 2);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { DirectoryStore, S3Store } = require('../cache-server/stores.js');
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+const rounds = Number(process.argv[2] ?? 3);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function timed(env: NodeJS.ProcessEnv): number {
+  const w = makeWorkspace();
+  try {
+    const t = process.hrtime.bigint();
+    const run = nxWith(env, w.ws, 'run-many', '-t', 'publish');
+    if (run.status !== 0) throw new Error(run.out);
+    return Number(process.hrtime.bigint() - t) / 1e9;
+  } finally {
+    w.cleanup();
+  }
+}
+
+/** Copy every record of a folder store into a bucket prefix (sha256 and bytes unchanged). */
+async function copyRecords(from: InstanceType<typeof DirectoryStore>, to: InstanceType<typeof S3Store>): Promise<number> {
+  const entries = await from.list();
+  for (const e of entries) {
+    const record = await from.open(e.namespace, e.hash);
+    await to.put(e.namespace, e.hash, { path: record.path, offset: record.offset, size: record.size, sha256: record.expected.sha256 });
+  }
+  return entries.length;
 }
 
 async function main(): Promise<void> {
-  const cold: number[] = [];
-  const served: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const { dir, cleanup } = testdir({}, 'pydepot-bench-remote-');
-    const child = spawn(process.execPath, [path.join(REPO, 'tools/cache-server/server.js'), '--dir', path.join(dir, 'store'), '--port', '0', '--token', 'bench', '--quiet']);
-    const url = await new Promise<string>((resolve) => child.stdout.on('data', (d) => resolve(/(http:\/\/[\d.:]+)/.exec(String(d))![1])));
-    const env = { NX_SELF_HOSTED_REMOTE_CACHE_SERVER: url, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: 'bench' };
-    const a = makeWorkspace();
-    const b = makeWorkspace();
-    try {
-      for (const [ws, into] of [[a.ws, cold], [b.ws, served]] as const) {
-        const t = process.hrtime.bigint();
-        const run = nxWith(env, ws, 'run-many', '-t', 'publish');
-        if (run.status !== 0) throw new Error(run.out);
-        into.push(Number(process.hrtime.bigint() - t) / 1e9);
+  const { dir, cleanup } = testdir({}, 'pydepot-bench-remote-');
+  const s3 = await startSeaweedFs(path.join(dir, 'seaweedfs'));
+  const rows = { cold: [] as number[], folder: [] as number[], bucket: [] as number[], servedOfCold: [] as number[], bucketOverFolder: [] as number[] };
+  try {
+    for (let i = 0; i < rounds; i++) {
+      const store = path.join(dir, `store-${i}`);
+      const prefix = `round-${i}/`;
+      const folder = await startCacheServer(['--dir', store, '--token', 'bench', '--quiet']);
+      const s3env = { ...s3.env, NX_CACHE_S3_BUCKET: 'nx-cache', NX_CACHE_S3_PREFIX: prefix };
+      const bucket = await startCacheServer(['--token', 'bench', '--quiet'], s3env);
+      try {
+        const client = (url: string) => ({ NX_SELF_HOSTED_REMOTE_CACHE_SERVER: url, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: 'bench' });
+        const cold = timed(client(folder.url));
+        const target = new S3Store({ bucket: 'nx-cache', prefix, endpoint: s3.endpoint, region: 'us-east-1' });
+        Object.assign(process.env, s3.env);
+        const copied = await copyRecords(new DirectoryStore(store), target);
+        target.client.destroy();
+        const order = i % 2 === 0 ? (['folder', 'bucket'] as const) : (['bucket', 'folder'] as const);
+        const t: Record<string, number> = {};
+        for (const which of order) t[which] = timed(client(which === 'folder' ? folder.url : bucket.url));
+        rows.cold.push(cold);
+        rows.folder.push(t.folder);
+        rows.bucket.push(t.bucket);
+        rows.servedOfCold.push(t.folder / cold);
+        rows.bucketOverFolder.push(t.bucket / t.folder);
+        console.error(`round ${i + 1} (${order.join(' first, ')} second): clone A cold ${cold.toFixed(1)} s; ${copied} records; clone B folder ${t.folder.toFixed(1)} s, bucket ${t.bucket.toFixed(1)} s`);
+      } finally {
+        await Promise.all([folder.stop(), bucket.stop()]);
       }
-      console.error(`round ${i + 1}: clone A cold ${cold[i].toFixed(1)} s, clone B from the remote cache ${served[i].toFixed(1)} s`);
-    } finally {
-      child.kill();
-      a.cleanup();
-      b.cleanup();
-      cleanup();
     }
+  } finally {
+    await s3.stop();
+    cleanup();
   }
-  const [c, s] = [median(cold), median(served)];
-  console.log(`| measurement (median of ${rounds}, 2 example environments) | seconds | ratio |`);
-  console.log('| --- | --- | --- |');
-  console.log(`| clone A: cold nx run-many -t publish (fills the remote cache) | ${c.toFixed(1)} | 1.00 |`);
-  console.log(`| clone B: fresh clone, every build target from the remote cache | ${s.toFixed(1)} | ${((s / c) * 100).toFixed(0)} % of A (target <= 10 %) |`);
+  console.log(`| measurement (${rounds} rounds, 2 example environments) | median seconds | median of per-round ratios | target |`);
+  console.log('| --- | --- | --- | --- |');
+  console.log(`| clone A: cold nx run-many -t publish (fills the folder store) | ${median(rows.cold).toFixed(1)} | 1.00 | |`);
+  console.log(`| clone B through the folder store | ${median(rows.folder).toFixed(1)} | ${(median(rows.servedOfCold) * 100).toFixed(0)} % of A | <= 10 % |`);
+  console.log(`| clone B through the bucket store (S3 API, SeaweedFS) | ${median(rows.bucket).toFixed(1)} | ${median(rows.bucketOverFolder).toFixed(2)}x clone B through the folder store | <= 1.3x |`);
 }
 
 main().catch((error) => {

@@ -26,12 +26,13 @@
  * so the network is not measured. Absolute seconds on these shared 2-core
  * machines are noise; read the ratios.
  */
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureWheelTool, isolatedPythonEnv, UV } from '../../libs/core/src';
 import { makeWheel, pyenvPython } from '../testing';
+import { startCacheServer } from '../testing/cache-server';
 
 const REPO = path.resolve(__dirname, '../..');
 const rounds = Number(process.argv[2] ?? 3);
@@ -148,11 +149,6 @@ function syncedBytes(root: string): number {
   return Number(must('du', ['-sbl', '--apparent-size', root]).split('\t')[0]);
 }
 
-function startServer(store: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [path.join(REPO, 'tools/cache-server/server.js'), '--dir', store, '--port', '0', '--token', 'bench', '--quiet']);
-  return new Promise((resolve) => child.stdout!.on('data', (d) => resolve({ url: /(http:\/\/[\d.:]+)/.exec(String(d))![1], child })));
-}
-
 function freshClone(ws: string, into: string): string {
   mkdirSync(into, { recursive: true });
   for (const name of readdirSync(ws)) if (!['dist', '.nx', 'node_modules'].includes(name)) cpSync(path.join(ws, name), path.join(into, name), { recursive: true, verbatimSymlinks: true });
@@ -228,7 +224,8 @@ async function main(): Promise<void> {
       }
       // 5. a fresh clone served from the remote cache, versus the floor's.
       {
-        const { url, child } = await startServer(path.join(dir, 'store'));
+        const server = await startCacheServer(['--dir', path.join(dir, 'store'), '--token', 'bench', '--quiet']);
+        const url = server.url;
         try {
           const env = { NX_SELF_HOSTED_REMOTE_CACHE_SERVER: url, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: 'bench' };
           const floor = floorWorkspace(path.join(dir, 'remote-floor'), 2);
@@ -240,7 +237,7 @@ async function main(): Promise<void> {
           const [ours, theirs] = alternate(round, clone, floorClone);
           ratios.clone.push(ours / theirs);
         } finally {
-          child.kill();
+          await server.stop();
         }
       }
       // 3. one more environment with uv on the built 3.12 runtime versus the by-hand floor.

@@ -1,27 +1,44 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import * as path from 'node:path';
 import { testdir } from '../testing';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createCacheServer, parseArgs, parseSize } = require('../cache-server/server.js');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { loadAccess, scope, sha256 } = require('../cache-server/access.js');
 
-/** The cache server's contract, over real HTTP on 127.0.0.1. */
+type Server = import('node:http').Server & { store: { check(): Promise<void> } };
+
+async function listen(options: object): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+  const server = createCacheServer({ quiet: true, ...options }) as Server;
+  await server.store.check();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const close = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return { url, server, close };
+}
+
+function client(url: string) {
+  return (method: string, key: string, token?: string, body?: Buffer) =>
+    fetch(`${url}${key.includes('/') ? key : `/v1/cache/${key}`}`, { method, body, headers: token ? { authorization: `Bearer ${token}` } : {} });
+}
+
+/** The cache server's contract over real HTTP on 127.0.0.1, with the directory store. */
 describe('tools/cache-server', () => {
   const { dir, cleanup } = testdir({}, 'pydepot-cache-server-');
   let url = '';
-  let server: import('node:http').Server;
-  beforeAll(async () => {
-    server = createCacheServer({ dir, tokens: ['rw'], readTokens: ['ro'], maxSize: 3000, quiet: true });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  });
+  let close: () => Promise<void>;
+  beforeAll(async () => ({ url, close } = await listen({ dir, tokens: ['rw'], readTokens: ['ro'], maxSize: 3000 + 3 * 98 })));
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await close();
     cleanup();
   });
-  const call = (method: string, hash: string, token?: string, body?: Buffer) =>
-    fetch(`${url}/v1/cache/${hash}`, { method, body, headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const call = (...args: Parameters<ReturnType<typeof client>>) => client(url)(...args);
+  const record = (hash: string) => path.join(dir, 'v2', '_root', hash);
 
   it('stores, serves, and never overwrites a record', async () => {
     expect((await call('GET', 'abc123', 'rw')).status).toBe(404);
@@ -37,12 +54,48 @@ describe('tools/cache-server', () => {
       const r = await call('GET', 'abc123', token);
       expect([r.status, r.headers.get('content-type')]).toEqual([401, 'text/plain']);
     }
-    expect((await call('PUT', 'def456', 'ro', Buffer.from('x'))).status).toBe(403);
-    expect(existsSync(path.join(dir, 'v1', 'def456'))).toBe(false);
+    const denied = await call('PUT', 'def456', 'ro', Buffer.from('x'));
+    expect([denied.status, await denied.text()]).toEqual([403, 'this token may only read\n']);
+    expect(existsSync(record('def456'))).toBe(false);
   });
 
   it('refuses hashes that are not plain names', async () => {
     expect((await fetch(`${url}/v1/cache/..%2F..%2Fetc%2Fpasswd`, { headers: { authorization: 'Bearer rw' } })).status).toBe(404);
+    expect((await fetch(`${url}/ns/..%2Fx/v1/cache/abc123`, { headers: { authorization: 'Bearer rw' } })).status).toBe(403);
+  });
+
+  it('serves a damaged record as a miss with a warning, removes it, and accepts it again', async () => {
+    expect((await call('PUT', 'dmg1', 'rw', Buffer.from('the real artifact'))).status).toBe(200);
+    const bytes = readFileSync(record('dmg1'));
+    writeFileSync(record('dmg1'), Buffer.concat([bytes.subarray(0, bytes.length - 3), Buffer.from('XYZ')])); // bit rot
+    const warnings: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((line: string) => (warnings.push(String(line)), true)) as typeof process.stdout.write;
+    try {
+      expect((await call('GET', 'dmg1', 'rw')).status).toBe(404);
+      writeFileSync(record('trunc1'), bytes.subarray(0, bytes.length - 5)); // a truncated copy of the share
+      expect((await call('GET', 'trunc1', 'rw')).status).toBe(404);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(warnings.join('')).toMatch(/WARNING: record dmg1 is damaged \(its sha256 does not match what was stored\); answered as a miss and removed/);
+    expect(warnings.join('')).toMatch(/WARNING: record trunc1 is damaged \(truncated or padded: 12 of 17 bytes\)/);
+    expect(existsSync(record('dmg1'))).toBe(false);
+    expect((await call('PUT', 'dmg1', 'rw', Buffer.from('the real artifact'))).status).toBe(200);
+    expect(await (await call('GET', 'dmg1', 'ro')).text()).toBe('the real artifact');
+  });
+
+  it('an upload cut short leaves no record and no spool file', async () => {
+    const port = Number(new URL(url).port);
+    await new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, method: 'PUT', path: '/v1/cache/cut1', headers: { authorization: 'Bearer rw', 'content-length': '100000' } });
+      req.on('error', () => resolve());
+      req.write(Buffer.alloc(40_000, 1), () => setTimeout(() => (req.destroy(), resolve()), 100));
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await call('GET', 'cut1', 'rw')).status).toBe(404);
+    expect(existsSync(record('cut1'))).toBe(false);
+    expect(readdirSync(path.join(dir, 'tmp'))).toEqual([]);
   });
 
   it('evicts the least recently used records beyond its size limit', async () => {
@@ -51,19 +104,90 @@ describe('tools/cache-server', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     await call('GET', 'e1', 'rw'); // e1 is used again: e2 is now the oldest
+    await new Promise((r) => setTimeout(r, 20));
     expect((await call('PUT', 'e4', 'rw', Buffer.alloc(900, 'e4'))).status).toBe(200);
     await new Promise((r) => setTimeout(r, 100));
-    const left = readdirSync(path.join(dir, 'v1')).sort();
+    const left = readdirSync(path.join(dir, 'v2', '_root')).sort();
     expect(left).toContain('e1');
     expect(left).toContain('e4');
     expect(left).not.toContain('e2');
   });
 
   it('checks its command line', () => {
-    expect(() => parseArgs([], {})).toThrow('--dir (or NX_CACHE_DIR) is required');
-    expect(() => parseArgs(['--dir', '/x'], {})).toThrow('--token (or NX_CACHE_TOKEN) is required');
+    expect(() => parseArgs([], {})).toThrow('--dir (or NX_CACHE_DIR: the folder that stores the artifacts) or --s3-bucket (or NX_CACHE_S3_BUCKET) is required');
+    expect(() => parseArgs(['--dir', '/x'], {})).toThrow('--token (or NX_CACHE_TOKEN) or --config with a "tokens" list is required');
+    expect(() => parseArgs(['--dir', '/x', '--s3-bucket', 'b', '--token', 't'], {})).toThrow('not both');
+    expect(() => parseArgs(['--s3-bucket', 'b', '--s3-prefix', 'nx', '--token', 't'], {})).toThrow('--s3-prefix (NX_CACHE_S3_PREFIX) must end with "/"');
     expect(parseArgs(['--dir', '/x', '--token', 't', '--max-size', '2G'], {})).toMatchObject({ dir: '/x', tokens: ['t'], maxSize: 2 * 1024 ** 3 });
+    expect(parseArgs(['--token', 't'], { NX_CACHE_S3_BUCKET: 'b', AWS_REGION: 'eu-west-1' })).toMatchObject({ s3Bucket: 'b', s3Region: 'eu-west-1', maxSize: undefined });
     expect(parseSize('500M')).toBe(500 * 1024 ** 2);
     expect(() => parseSize('lots')).toThrow(/--max-size must look like/);
+  });
+});
+
+/** Trust levels: which token reads and writes which namespace. */
+describe('tools/cache-server namespaces', () => {
+  const TOKENS = { NX_CACHE_TOKEN_MAIN: 'main-secret', NX_CACHE_TOKEN_PR: 'pr-secret' };
+  const { dir, cleanup } = testdir({
+    'access.json': JSON.stringify({
+      tokens: [
+        { name: 'ci-main', tokenEnv: 'NX_CACHE_TOKEN_MAIN', write: 'main', read: ['main'] },
+        { name: 'ci-pr', tokenEnv: 'NX_CACHE_TOKEN_PR', write: 'pr-*', read: ['pr-*', 'main'] },
+        { name: 'developers', sha256: sha256('dev-secret'), read: ['main'] },
+      ],
+    }),
+  }, 'pydepot-cache-ns-');
+  let url = '';
+  let close: () => Promise<void>;
+  beforeAll(async () => ({ url, close } = await listen({ dir: path.join(dir, 'store'), configFile: path.join(dir, 'access.json'), env: TOKENS })));
+  afterAll(async () => {
+    await close();
+    cleanup();
+  });
+  const call = (...args: Parameters<ReturnType<typeof client>>) => client(url)(...args);
+
+  it('a pull-request token cannot change what main reads, and reads main as a fallback', async () => {
+    expect((await call('PUT', '/v1/cache/h1', 'main-secret', Buffer.from('main build'))).status).toBe(200); // main's home: "main"
+    // Poisoning attempts: the PR token writes the same hash in its namespace, or names main's.
+    expect((await call('PUT', '/ns/pr-7/v1/cache/h2', 'pr-secret', Buffer.from('poison'))).status).toBe(200);
+    const intoMain = await call('PUT', '/ns/main/v1/cache/h1', 'pr-secret', Buffer.from('poison'));
+    expect([intoMain.status, await intoMain.text()]).toEqual([403, 'token "ci-pr" may not write namespace "main"\n']);
+    expect((await call('PUT', '/v1/cache/h3', 'pr-secret', Buffer.from('poison'))).status).toBe(403); // its home is no namespace it may write
+    // Main never sees the PR's record; the PR sees main's through its fallback.
+    expect((await call('GET', '/v1/cache/h2', 'main-secret')).status).toBe(404);
+    expect((await call('GET', '/ns/main/v1/cache/h2', 'main-secret')).status).toBe(404);
+    expect(await (await call('GET', '/ns/pr-7/v1/cache/h1', 'pr-secret')).text()).toBe('main build');
+    expect(await (await call('GET', '/ns/pr-7/v1/cache/h2', 'pr-secret')).text()).toBe('poison');
+    expect((await call('GET', '/ns/pr-7/v1/cache/h2', 'main-secret')).status).toBe(403);
+    // Developers read main, write nothing.
+    expect(await (await call('GET', '/v1/cache/h1', 'dev-secret')).text()).toBe('main build');
+    expect((await call('PUT', '/v1/cache/h4', 'dev-secret', Buffer.from('x'))).status).toBe(403);
+    expect(readdirSync(path.join(dir, 'store', 'v2')).sort()).toEqual(['main', 'pr-7']);
+  });
+
+  it('rejects a bad access config, naming the entry and the field', () => {
+    const file = path.join(dir, 'bad.json');
+    const bad = (entry: object, env: Record<string, string> = TOKENS) => {
+      writeFileSync(file, JSON.stringify({ tokens: [entry] }));
+      return () => loadAccess({ configFile: file, env });
+    };
+    expect(bad({ name: 'x', read: ['main'] })).toThrow(`${file}: tokens[0] ("x"): needs "tokenEnv" (the variable holding the token) or "sha256"`);
+    expect(bad({ name: 'x', tokenEnv: 'UNSET_TOKEN', read: ['main'] })).toThrow('environment variable UNSET_TOKEN (its "tokenEnv") is not set');
+    expect(bad({ name: 'x', tokenEnv: 'NX_CACHE_TOKEN_MAIN', read: ['Main!'] })).toThrow('"read" entries must be "" (the root), a namespace like "main" or a pattern like "pr-*"');
+    expect(bad({ name: 'x', tokenEnv: 'NX_CACHE_TOKEN_MAIN', write: 'pr-*', read: ['main'] })).toThrow('"read" must include what it writes ("pr-*")');
+    expect(bad({ name: 'x', tokenEnv: 'NX_CACHE_TOKEN_MAIN', read: ['main'], branch: 'main' })).toThrow('unknown field "branch"');
+    writeFileSync(file, '{"tokens": [');
+    expect(() => loadAccess({ configFile: file, env: TOKENS })).toThrow(`cannot read the access config ${file}`);
+    expect(() => loadAccess({ tokens: ['same'], readTokens: ['same'] })).toThrow('the same token is given twice');
+  });
+
+  it('resolves the namespace a request works in', () => {
+    const access = loadAccess({ configFile: path.join(dir, 'access.json'), env: TOKENS });
+    const pr = access.authenticate('Bearer pr-secret');
+    expect(scope(pr, 'pr-12')).toEqual({ namespace: 'pr-12', lookups: ['pr-12', 'main'], writable: true });
+    expect(scope(pr, 'main')).toEqual({ namespace: 'main', lookups: ['main'], writable: false });
+    expect(scope(pr, 'release')).toEqual({ error: 'token "ci-pr" may not read namespace "release"' });
+    expect(access.authenticate('Bearer nope')).toBeUndefined();
+    expect(access.authenticate(undefined)).toBeUndefined();
   });
 });

@@ -1,33 +1,18 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { hashTree } from '../../libs/core/src';
 import { testdir } from '../testing';
-import { makeWorkspace, nxWith, REPO, taskLines } from './helpers';
+import { RunningCacheServer, startCacheServer } from '../testing/cache-server';
+import { makeWorkspace, nxWith, taskLines } from './helpers';
 
 jest.setTimeout(900_000);
 
-const SERVER = path.join(REPO, 'tools/cache-server/server.js');
 const TOKEN = 'pydepot-test-token';
 const BUILD_TARGETS = ['venv', 'install'];
 const ENVIRONMENTS = ['maxscript-imaging', 'cli-tools'];
 const RUNTIMES = ['python-3.11', 'python-3.12'];
 const CACHED_TASKS = ENVIRONMENTS.length * BUILD_TARGETS.length + RUNTIMES.length;
-
-/** Start tools/cache-server on a free port of 127.0.0.1; resolves with its URL. */
-function startServer(dir: string, extra: string[] = []): Promise<{ url: string; child: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SERVER, '--dir', dir, '--port', '0', '--token', TOKEN, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve({ url: m[1], child });
-    });
-    child.on('exit', (code) => reject(new Error(`cache server exited ${code}: ${out}`)));
-  });
-}
 
 /**
  * Two clones with separate local caches share one cache server: clone A
@@ -40,10 +25,10 @@ describe('a shared remote cache (tools/cache-server, Nx self-hosted protocol)', 
   const store = path.join(dir, 'store');
   const a = makeWorkspace();
   const b = makeWorkspace();
-  let server: { url: string; child: ChildProcess };
-  beforeAll(async () => (server = await startServer(store)));
-  afterAll(() => {
-    server?.child.kill();
+  let server: RunningCacheServer;
+  beforeAll(async () => (server = await startCacheServer(['--dir', store, '--token', TOKEN])));
+  afterAll(async () => {
+    await server?.stop();
     a.cleanup();
     b.cleanup();
     cleanup();
@@ -54,7 +39,7 @@ describe('a shared remote cache (tools/cache-server, Nx self-hosted protocol)', 
     const run = nxWith(remote(), a.ws, 'run-many', '-t', 'publish');
     expect(run.status).toBe(0);
     // One entry per build task, plus each runtime's tree once (a blob beside them, fetched only by a machine that lacks it).
-    const stored = readdirSync(path.join(store, 'v1'));
+    const stored = readdirSync(path.join(store, 'v2', '_root'));
     expect(stored.filter((n) => n.startsWith('pydepot-runtime-'))).toHaveLength(RUNTIMES.length);
     expect(stored).toHaveLength(CACHED_TASKS + RUNTIMES.length);
   });

