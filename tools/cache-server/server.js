@@ -154,10 +154,13 @@ function createCacheServer(options) {
         log(`GET ${label(namespace, hash)}: no checksum (written by another server), served unverified`);
         return { namespace, entry };
       }
-      const actual = await digestOf(entry.path, entry.offset, entry.size);
-      if (actual.sha256 === entry.expected.sha256 && actual.size === entry.expected.size) return { namespace, entry };
+      const actual = entry.expected.unreadable ? undefined : await digestOf(entry.path, entry.offset, entry.size);
+      if (actual && actual.sha256 === entry.expected.sha256 && actual.size === entry.expected.size) return { namespace, entry };
       await entry.release();
-      const what = actual.size !== entry.expected.size ? `truncated or padded: ${actual.size} of ${entry.expected.size} bytes` : 'its sha256 does not match what was stored';
+      const what =
+        !actual ? 'its header is unreadable'
+        : actual.size !== entry.expected.size ? `truncated or padded: ${actual.size} of ${entry.expected.size} bytes`
+        : 'its sha256 does not match what was stored';
       warn(`record ${label(namespace, hash)} is damaged (${what}); answered as a miss and removed, so the next build stores it again`);
       await store.remove(namespace, hash).catch((error) => warn(`cannot remove ${label(namespace, hash)}: ${error.message}`));
     }

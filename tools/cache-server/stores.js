@@ -101,8 +101,7 @@ class DirectoryStore {
       const head = Buffer.alloc(HEADER_LENGTH);
       const { bytesRead } = await handle.read(head, 0, HEADER_LENGTH, 0);
       const m = new RegExp(`^${MAGIC} ([0-9a-f]{64}) (\\d{16})\\n$`).exec(head.subarray(0, bytesRead).toString('latin1'));
-      // A damaged header is a damaged record: its expected size can never match.
-      return { path: file, offset: HEADER_LENGTH, size: size - HEADER_LENGTH, expected: m ? { sha256: m[1], size: Number(m[2]) } : { sha256: '', size: -1 }, release: async () => undefined };
+      return { path: file, offset: HEADER_LENGTH, size: Math.max(0, size - HEADER_LENGTH), expected: m ? { sha256: m[1], size: Number(m[2]) } : { unreadable: true }, release: async () => undefined };
     } finally {
       await handle.close();
     }

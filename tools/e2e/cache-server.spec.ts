@@ -75,11 +75,14 @@ describe('tools/cache-server', () => {
       expect((await call('GET', 'dmg1', 'rw')).status).toBe(404);
       writeFileSync(record('trunc1'), bytes.subarray(0, bytes.length - 5)); // a truncated copy of the share
       expect((await call('GET', 'trunc1', 'rw')).status).toBe(404);
+      writeFileSync(record('nohead'), Buffer.from('an artifact copied in by hand'));
+      expect((await call('GET', 'nohead', 'rw')).status).toBe(404);
     } finally {
       process.stdout.write = write;
     }
     expect(warnings.join('')).toMatch(/WARNING: record dmg1 is damaged \(its sha256 does not match what was stored\); answered as a miss and removed/);
     expect(warnings.join('')).toMatch(/WARNING: record trunc1 is damaged \(truncated or padded: 12 of 17 bytes\)/);
+    expect(warnings.join('')).toMatch(/WARNING: record nohead is damaged \(its header is unreadable\)/);
     expect(existsSync(record('dmg1'))).toBe(false);
     expect((await call('PUT', 'dmg1', 'rw', Buffer.from('the real artifact'))).status).toBe(200);
     expect(await (await call('GET', 'dmg1', 'ro')).text()).toBe('the real artifact');

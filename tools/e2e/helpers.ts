@@ -68,7 +68,7 @@ export function makeWorkspace(): { ws: string; cleanup(): void } {
   const { dir, cleanup } = testdir({}, 'pydepot-nx-');
   const ws = path.join(dir, 'ws');
   mkdirSync(ws);
-  for (const item of ['package.json', 'nx.json', 'tsconfig.base.json', '.env', 'libs', 'environments']) {
+  for (const item of ['package.json', 'nx.json', 'tsconfig.base.json', '.env', 'libs', 'environments', 'tools/ci']) {
     cpSync(path.join(REPO, item), path.join(ws, item), { recursive: true, filter: (src) => !src.includes('__snapshots__') });
   }
   symlinkSync(path.join(REPO, 'node_modules'), path.join(ws, 'node_modules'));

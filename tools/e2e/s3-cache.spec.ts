@@ -168,6 +168,10 @@ describe('the remote cache on S3-compatible storage (SeaweedFS, two server insta
     expect((await get(two, '/v1/cache/damaged')).status).toBe(404);
     await two.waitFor(/WARNING: record main\/damaged is damaged \(truncated or padded: 5000 of 16000 bytes\); answered as a miss and removed/);
     expect(await keys(`${PREFIX}main/damaged`)).toEqual([]);
+    // A record another server of the protocol wrote (no checksum metadata) is served, and logged as unverified.
+    await admin.send(new sdk.PutObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}main/foreign`, Body: good }));
+    expect(sha((await get(two, '/v1/cache/foreign')).body)).toBe(sha(good));
+    await two.waitFor(/GET main\/foreign: no checksum \(written by another server\), served unverified/);
   });
 
   describe('trust levels', () => {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian packages the test suite uses beyond Node and the pyenv CPythons:
+# What the test suite uses beyond Node and the pyenv CPythons: Debian packages
 #   zstd      .tar.zst archives (pydepot itself needs it only for such archives)
 #   msitools  msiextract, the MSI source on Linux
 #   wixl      builds the small MSI the MSI test unpacks
