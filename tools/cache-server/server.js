@@ -119,8 +119,7 @@ function createCacheServer(options) {
   let lastEviction = 0;
   const evict = async () => {
     if (options.maxSize === undefined || evicting) return;
-    // A bucket listing is costly and shared by every instance: at most once a minute.
-    if (Date.now() - lastEviction < (options.evictEveryMs ?? (store instanceof S3Store ? 60_000 : 0))) return;
+    if (Date.now() - lastEviction < (options.evictEveryMs ?? store.evictEveryMs)) return;
     evicting = true;
     lastEviction = Date.now();
     try {

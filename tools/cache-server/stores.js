@@ -39,6 +39,7 @@ class DirectoryStore {
     this.dir = path.resolve(dir);
     this.store = path.join(this.dir, 'v2');
     this.tmp = path.join(this.dir, 'tmp');
+    this.evictEveryMs = 0; // a folder listing is cheap: check the size after every upload
   }
 
   describe() {
@@ -150,6 +151,7 @@ class S3Store {
     this.touchAfterMs = options.touchAfterMs ?? 24 * 3600_000;
     this.spoolDir = options.spoolDir ?? path.join(os.tmpdir(), `pydepot-cache-spool-${process.pid}`);
     this.conditionalWrites = true;
+    this.evictEveryMs = 60_000; // a bucket listing is costly and every instance does it: at most once a minute
     this.client = new this.sdk.S3Client({
       region: options.region || 'us-east-1',
       endpoint: options.endpoint || undefined,
