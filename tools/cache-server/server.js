@@ -209,8 +209,11 @@ function createCacheServer(options) {
         hasher.update(chunk);
         size += chunk.length;
       });
-      await pipeline(req, fs.createWriteStream(spool.path, { flags: 'r+', start: spool.offset }));
-      if (!req.complete || (declared !== undefined && size !== declared)) throw Object.assign(new Error(`upload cut short: ${size} of ${declared} bytes`), { status: 400 });
+      const cutShort = () => Object.assign(new Error(`upload cut short: ${size} of ${declared ?? 'unknown'} bytes`), { status: 400 });
+      await pipeline(req, fs.createWriteStream(spool.path, { flags: 'r+', start: spool.offset })).catch((error) => {
+        throw req.complete ? error : cutShort(); // the client went away: its upload, not the server, failed
+      });
+      if (!req.complete || (declared !== undefined && size !== declared)) throw cutShort();
       log(`PUT ${name} storing ${size} bytes in ${store.describe()}`);
       const outcome = await store.put(where.namespace, hash, { ...spool, size, sha256: hasher.digest('hex') });
       if (outcome === 'exists') {

@@ -88,14 +88,22 @@ describe('tools/cache-server', () => {
     expect(await (await call('GET', 'dmg1', 'ro')).text()).toBe('the real artifact');
   });
 
-  it('an upload cut short leaves no record and no spool file', async () => {
+  it('an upload cut short leaves no record and no spool file, and is the client\'s failure, not a server warning', async () => {
     const port = Number(new URL(url).port);
-    await new Promise<void>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, method: 'PUT', path: '/v1/cache/cut1', headers: { authorization: 'Bearer rw', 'content-length': '100000' } });
-      req.on('error', () => resolve());
-      req.write(Buffer.alloc(40_000, 1), () => setTimeout(() => (req.destroy(), resolve()), 100));
-    });
-    await new Promise((r) => setTimeout(r, 200));
+    const printed: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((line: string) => (printed.push(String(line)), true)) as typeof process.stdout.write;
+    try {
+      await new Promise<void>((resolve) => {
+        const req = request({ host: '127.0.0.1', port, method: 'PUT', path: '/v1/cache/cut1', headers: { authorization: 'Bearer rw', 'content-length': '100000' } });
+        req.on('error', () => resolve());
+        req.write(Buffer.alloc(40_000, 1), () => setTimeout(() => (req.destroy(), resolve()), 100));
+      });
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(printed.join('')).not.toContain('WARNING');
     expect((await call('GET', 'cut1', 'rw')).status).toBe(404);
     expect(existsSync(record('cut1'))).toBe(false);
     expect(readdirSync(path.join(dir, 'tmp'))).toEqual([]);
