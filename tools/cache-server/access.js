@@ -43,14 +43,14 @@ function checkGrant(entry, where, env) {
     throw new Error(`${where} ("${name}"): needs "tokenEnv" (the variable holding the token) or "sha256" (64 lowercase hex digits: printf %s "$TOKEN" | sha256sum)`);
   }
   const patternOf = (value, field) => {
-    if (value === '' ) return '';
+    if (value === '') return '';
     if (typeof value !== 'string' || !PATTERN.test(value)) throw new Error(`${where} ("${name}"): "${field}" entries must be "" (the root), a namespace like "main" or a pattern like "pr-*" (lowercase letters, digits, . _ -); got ${JSON.stringify(value)}`);
     return value;
   };
   const write = entry.write === undefined ? undefined : patternOf(entry.write, 'write');
   if (!Array.isArray(entry.read) || entry.read.length === 0) throw new Error(`${where} ("${name}"): "read" must be a non-empty list of namespaces, in the order they are looked up`);
   const read = entry.read.map((r) => patternOf(r, 'read'));
-  if (write !== undefined && !read.some((r) => r === write || (r.endsWith('*') && write.startsWith(r.slice(0, -1))))) {
+  if (write !== undefined && !read.some((r) => matches(r, write))) {
     throw new Error(`${where} ("${name}"): "read" must include what it writes ("${write}"), or its own records would be invisible to it`);
   }
   return { name, digest, write, read };

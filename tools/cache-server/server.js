@@ -153,7 +153,7 @@ function createCacheServer(options) {
         log(`GET ${label(namespace, hash)}: no checksum (written by another server), served unverified`);
         return { namespace, entry };
       }
-      const actual = entry.expected.unreadable ? undefined : await digestOf(entry.path, entry.offset, entry.size);
+      const actual = entry.expected.unreadable ? undefined : entry.actual ?? (await digestOf(entry.path, entry.offset, entry.size));
       if (actual && actual.sha256 === entry.expected.sha256 && actual.size === entry.expected.size) return { namespace, entry };
       await entry.release();
       const what =

@@ -257,13 +257,24 @@ class S3Store {
     // Spooled before a byte goes to the client: a damaged object must become a miss,
     // and after a 200 has gone out it could only be a failed download.
     const spool = await this.spool();
+    const hasher = crypto.createHash('sha256');
+    let size = 0;
     try {
-      await pipeline(response.Body, fs.createWriteStream(spool.path, { flags: 'r+' }));
+      await pipeline(
+        response.Body,
+        async function* digest(chunks) {
+          for await (const chunk of chunks) {
+            hasher.update(chunk);
+            size += chunk.length;
+            yield chunk;
+          }
+        },
+        fs.createWriteStream(spool.path, { flags: 'r+' }),
+      );
     } catch (error) {
       await fs.promises.rm(spool.path, { force: true });
       throw error;
     }
-    const { size } = await fs.promises.stat(spool.path);
     const { sha256, size: stored } = response.Metadata ?? {};
     const modified = response.LastModified?.getTime() ?? Date.now();
     return {
@@ -273,6 +284,7 @@ class S3Store {
       // Objects written by another server of the protocol carry no checksum: S3's own
       // length check is all there is (served, logged as unverified).
       expected: sha256 ? { sha256, size: Number(stored ?? response.ContentLength ?? size) } : undefined,
+      actual: { sha256: hasher.digest('hex'), size }, // hashed on the way in: the server need not read it again
       stale: Date.now() - modified > this.touchAfterMs,
       release: () => fs.promises.rm(spool.path, { force: true }),
     };

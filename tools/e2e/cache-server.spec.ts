@@ -2,25 +2,12 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import * as path from 'node:path';
 import { testdir } from '../testing';
+import { listenCacheServer } from '../testing/cache-server';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { createCacheServer, parseArgs, parseSize } = require('../cache-server/server.js');
+const { parseArgs, parseSize } = require('../cache-server/server.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { loadAccess, scope, sha256 } = require('../cache-server/access.js');
-
-type Server = import('node:http').Server & { store: { check(): Promise<void> } };
-
-async function listen(options: object): Promise<{ url: string; server: Server; close(): Promise<void> }> {
-  const server = createCacheServer({ quiet: true, ...options }) as Server;
-  await server.store.check();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const close = async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  };
-  return { url, server, close };
-}
 
 function client(url: string) {
   return (method: string, key: string, token?: string, body?: Buffer) =>
@@ -32,7 +19,7 @@ describe('tools/cache-server', () => {
   const { dir, cleanup } = testdir({}, 'pydepot-cache-server-');
   let url = '';
   let close: () => Promise<void>;
-  beforeAll(async () => ({ url, close } = await listen({ dir, tokens: ['rw'], readTokens: ['ro'], maxSize: 3000 + 3 * 98 })));
+  beforeAll(async () => ({ url, close } = await listenCacheServer({ dir, tokens: ['rw'], readTokens: ['ro'], maxSize: 3000 + 3 * 98 })));
   afterAll(async () => {
     await close();
     cleanup();
@@ -150,7 +137,7 @@ describe('tools/cache-server namespaces', () => {
   }, 'pydepot-cache-ns-');
   let url = '';
   let close: () => Promise<void>;
-  beforeAll(async () => ({ url, close } = await listen({ dir: path.join(dir, 'store'), configFile: path.join(dir, 'access.json'), env: TOKENS })));
+  beforeAll(async () => ({ url, close } = await listenCacheServer({ dir: path.join(dir, 'store'), configFile: path.join(dir, 'access.json'), env: TOKENS })));
   afterAll(async () => {
     await close();
     cleanup();

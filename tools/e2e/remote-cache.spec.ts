@@ -1,9 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { hashTree } from '../../libs/core/src';
 import { testdir } from '../testing';
-import { RunningCacheServer, startCacheServer } from '../testing/cache-server';
+import { freePorts, RunningCacheServer, startCacheServer } from '../testing/cache-server';
 import { makeWorkspace, nxWith, taskLines } from './helpers';
 
 jest.setTimeout(900_000);
@@ -79,10 +78,7 @@ describe('a shared remote cache (tools/cache-server, Nx self-hosted protocol)', 
     const d = makeWorkspace();
     try {
       // A port nothing listens on.
-      const probe = createServer();
-      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-      const port = (probe.address() as { port: number }).port;
-      await new Promise((resolve) => probe.close(resolve));
+      const [port] = await freePorts(1);
       const down = { NX_SELF_HOSTED_REMOTE_CACHE_SERVER: `http://127.0.0.1:${port}`, NX_SELF_HOSTED_REMOTE_CACHE_ACCESS_TOKEN: TOKEN };
       const strict = nxWith({ ...down, PYDEPOT_REMOTE_CACHE_REQUIRED: '1' }, d.ws, 'run', 'python-3.11:runtime');
       expect(strict.status).not.toBe(0);

@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import * as path from 'node:path';
 import { hashTree } from '../../libs/core/src';
 import { testdir } from '../testing';
-import { RunningCacheServer, startCacheServer } from '../testing/cache-server';
+import { listenCacheServer, RunningCacheServer, startCacheServer } from '../testing/cache-server';
 import { SeaweedFs, startSeaweedFs } from '../testing/seaweedfs';
 import { git, makeWorkspace, nxAsync, nxWith, REPO, taskLines } from './helpers';
 
@@ -242,15 +242,11 @@ describe('the remote cache on S3-compatible storage (SeaweedFS, two server insta
   it('a read refreshes a record\'s last use, and --max-size evicts the least recently used', async () => {
     // In-process, with the refresh and eviction intervals at zero; S3's LastModified has one-second resolution.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { createCacheServer } = require('../cache-server/server.js');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { S3Store } = require('../cache-server/stores.js');
     Object.assign(process.env, s3.env);
     const store = new S3Store({ bucket: BUCKET, prefix: 'evict/', endpoint: s3.endpoint, touchAfterMs: 0, spoolDir: path.join(dir, 'spool-evict') });
-    const server = createCacheServer({ store, tokens: ['t'], maxSize: 3000, evictEveryMs: 0, quiet: true });
-    await store.check();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${server.address().port}/v1/cache`;
+    const server = await listenCacheServer({ store, tokens: ['t'], maxSize: 3000, evictEveryMs: 0 });
+    const url = `${server.url}/v1/cache`;
     const second = () => new Promise((r) => setTimeout(r, 1100));
     try {
       for (const h of ['e1', 'e2', 'e3']) {
@@ -263,8 +259,7 @@ describe('the remote cache on S3-compatible storage (SeaweedFS, two server insta
       await second();
       expect(await keys('evict/')).toEqual(['evict/e1', 'evict/e3', 'evict/e4']);
     } finally {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
       store.client.destroy();
     }
   });

