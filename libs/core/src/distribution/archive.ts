@@ -4,8 +4,8 @@ import { PydepotError } from '../errors';
 import { siblingTempPath } from '../fs/atomic';
 import { walkTree } from '../fs/tree';
 import { hostPlatform, inspectPrefix } from '../interpreter/discover';
-import { fetchVerified } from './download';
-import { extractArchive } from './extract';
+import { fetchVerified } from '../download/download';
+import { extractArchive } from '../extract/extract';
 import { isPruned } from './prune';
 import { DistributionSource, UnpackContext, UnpackedPython } from './source';
 

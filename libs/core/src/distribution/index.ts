@@ -1,6 +1,6 @@
 import { PydepotError } from '../errors';
 import { findInterpreter } from '../interpreter/discover';
-import { PYTHON_PREFERENCES, PythonPreference, PythonRequest } from '../spec/environment';
+import { PYTHON_PREFERENCES, PythonPreference, PythonRequest } from '../model/environment';
 import { ArchiveSource, nugetSource } from './archive';
 import { InstalledPythonSource } from './installed';
 import { MsiSource } from './msi';
@@ -62,8 +62,8 @@ export {
   standaloneMirror,
   standaloneTriple,
 } from './standalone';
-export { extractArchive, archiveFormat } from './extract';
-export { fetchVerified, fetchTextCached, isOffline, DOWNLOAD_CACHE_LAYOUT } from './download';
+export { extractArchive, archiveFormat } from '../extract/extract';
+export { fetchVerified, fetchTextCached, isOffline, DOWNLOAD_CACHE_LAYOUT } from '../download/download';
 export { isPruned } from './prune';
 
 /**
@@ -73,7 +73,7 @@ export { isPruned } from './prune';
  */
 export function distributionIdentity(specFile: string): string {
   try {
-    const { loadEnvironmentSpec } = require('../spec/environment') as typeof import('../spec/environment');
+    const { loadEnvironmentSpec } = require('../model/environment') as typeof import('../model/environment');
     const spec = loadEnvironmentSpec(specFile);
     // Spec fields the unpack stage reads (the spec file itself is an input of install only).
     return `${resolveDistribution(spec.python).identity()}${spec.includeStdlibTests ? ' +stdlib-tests' : ''}`;

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { hostPlatform } from '../interpreter/discover';
 import { run } from '../process/run';
 import { recordedName, unpackPythonTree } from './archive';
-import { fetchVerified } from './download';
+import { fetchVerified } from '../download/download';
 import { DistributionSource, UnpackContext, UnpackedPython } from './source';
 
 /**

@@ -1,4 +1,4 @@
-import { parseEnvironmentSpec } from '../spec/environment';
+import { parseEnvironmentSpec } from '../model/environment';
 import { DEFAULT_STANDALONE_RELEASE, parseSha256Sums, pythonPreference, resolveDistribution, standaloneTriple } from '.';
 
 const request = (python: unknown) => parseEnvironmentSpec(JSON.stringify({ python }), '/ws/environments/t/environment.json', 't').python;

@@ -1,7 +1,7 @@
 import { PydepotError } from '../errors';
 import { compareVersions, versionMatches } from '../interpreter/discover';
 import { unpackPythonArchive } from './archive';
-import { fetchTextCached, fetchVerified, isOffline } from './download';
+import { fetchTextCached, fetchVerified, isOffline } from '../download/download';
 import { DistributionSource, UnpackContext, UnpackedPython } from './source';
 
 /** Where python-build-standalone publishes its releases: `<base>/<tag>/<file>`. */

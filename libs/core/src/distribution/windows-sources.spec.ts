@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { python, testdir, writeFiles } from '../../../../tools/testing';
 import { resolveDistribution } from '.';
 import { unpackDistribution } from '../pipeline/stages';
-import { parseEnvironmentSpec } from '../spec/environment';
+import { parseEnvironmentSpec } from '../model/environment';
 
 /** A Windows CPython prefix in miniature, as python.org's MSI and NuGet's tools/ lay it out. */
 const WINDOWS_PREFIX: Record<string, string> = {

@@ -1,5 +1,5 @@
 import { formatError, maskCredentials, ProcessError } from '../errors';
-import { DEFAULT_INDEX_URL } from '../spec/environment';
+import { DEFAULT_INDEX_URL } from '../model/environment';
 import { expandIndexCredentials } from './credentials';
 
 const index = { url: DEFAULT_INDEX_URL, extraUrls: [], findLinks: [], noIndex: false };

@@ -1,5 +1,5 @@
 import { PydepotError, registerSecret } from '../errors';
-import { IndexSettings, isUrl } from '../spec/environment';
+import { IndexSettings, isUrl } from '../model/environment';
 
 /**
  * Credentials for private indexes never live in a committed file. An index

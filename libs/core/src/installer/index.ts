@@ -1,16 +1,20 @@
 import { PydepotError } from '../errors';
+import { INSTALLERS, InstallerName, quotedList } from '../model/registry';
 import { Installer } from './installer';
 import { PipInstaller } from './pip';
 import { UvInstaller } from './uv';
 
-export const INSTALLERS = ['pip', 'uv'] as const;
-export type InstallerName = (typeof INSTALLERS)[number];
+/** The installers, by the names model/registry.ts declares (TypeScript checks the table is complete). */
+const INSTALLER_FACTORIES: Record<InstallerName, () => Installer> = {
+  pip: () => new PipInstaller(),
+  uv: () => new UvInstaller(),
+};
 
 /** The one place an installer is chosen: executors never branch on it. */
 export function getInstaller(name = 'pip'): Installer {
-  if (name === 'pip') return new PipInstaller();
-  if (name === 'uv') return new UvInstaller();
-  throw new PydepotError(`"installer" must be "pip" or "uv"; got "${name}"`, { hint: 'set "installer" in the environment spec or the install target options' });
+  const factory = (INSTALLER_FACTORIES as Record<string, (() => Installer) | undefined>)[name];
+  if (factory) return factory();
+  throw new PydepotError(`"installer" must be ${quotedList(INSTALLERS)}; got "${name}"`, { hint: 'set "installer" in the environment spec or the install target options' });
 }
 
 export * from './installer';

@@ -1,6 +1,6 @@
 import { ProcessError } from '../errors';
 import { expandIndexCredentials } from './credentials';
-import { IndexSettings } from '../spec/environment';
+import { IndexSettings } from '../model/environment';
 
 export interface InstallRequest {
   packages: string[];

@@ -6,7 +6,7 @@ import { siblingTempPath, writeFileAtomic } from '../fs/atomic';
 import { standaloneTriple } from '../distribution/standalone';
 import { isolatedPythonEnv } from '../process/python-env';
 import { run } from '../process/run';
-import { EnvironmentSpec, isUrl } from '../spec/environment';
+import { EnvironmentSpec, isUrl } from '../model/environment';
 import { ensureWheelTool, UV } from '../tools/tool-cache';
 import { installFailure } from './installer';
 import type { EnvironmentManifest } from '../environment/manifest';

@@ -1,4 +1,4 @@
-import { DEFAULT_INDEX_URL } from '../spec/environment';
+import { DEFAULT_INDEX_URL } from '../model/environment';
 import { PipInstaller, pipInstallArgs } from './pip';
 
 // Mock only the process boundary: what pip is asked to do, and in what environment.

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { PydepotError } from '../errors';
 import { runPython } from '../environment/python';
-import { isUrl } from '../spec/environment';
+import { isUrl } from '../model/environment';
 import { expandIndexCredentials } from './credentials';
 import { installFailure, InstallRequest, Installer } from './installer';
 

@@ -4,7 +4,7 @@ import { readManifest } from '../environment/manifest';
 import { runPython } from '../environment/python';
 import { buildDirectoryAtomically } from '../fs/atomic';
 import { listWheels } from '../library/wheel';
-import { EnvironmentSpec, IndexSettings } from '../spec/environment';
+import { EnvironmentSpec, IndexSettings } from '../model/environment';
 import { installFailure, InstallRequest } from './installer';
 import { checkedLock, lockContext } from './lock';
 import { pipInstallArgs } from './pip';

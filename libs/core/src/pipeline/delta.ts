@@ -27,8 +27,8 @@ const SUFFIX = '.delta';
 
 interface Delta {
   schemaVersion: 1;
-  /** The tree this stage started from, relative to the folder holding the delta. */
-  previous: string;
+  /** The tree this stage started from, relative to the folder holding the delta; null: an empty tree (a stage that starts from nothing). */
+  previous: string | null;
   /** treeId of the full tree the delta produces. */
   result: string;
   deletions: string[];
@@ -45,7 +45,8 @@ interface Delta {
 export async function runStage<T>(options: { input?: string; output: string; delta?: boolean; provide?: (tree: string) => Promise<unknown> }, work: (input: string | undefined) => Promise<T>): Promise<T> {
   const input = options.input === undefined ? undefined : await materializeStage(options.input, [], options.provide);
   const result = await work(input);
-  if (options.delta && input) await writeStageDelta(options.output, input);
+  // A stage that starts from nothing (a shared-layout venv) records a delta over an empty tree: a stage's Nx output is the same whatever its layout.
+  if (options.delta) await writeStageDelta(options.output, input);
   else await fs.rm(deltaPath(options.output), { recursive: true, force: true });
   return result;
 }
@@ -55,10 +56,10 @@ export function deltaPath(stage: string): string {
 }
 
 /** Record what `stage` changed relative to `previous` (both full trees) in `<stage>.delta`. */
-export async function writeStageDelta(stage: string, previous: string): Promise<{ files: number; deletions: number }> {
-  const [now, before] = await Promise.all([walkTree(stage), walkTree(previous)]);
+export async function writeStageDelta(stage: string, previous: string | undefined): Promise<{ files: number; deletions: number }> {
+  const [now, before] = await Promise.all([walkTree(stage), previous === undefined ? [] : walkTree(previous)]);
   const old = new Map(before.map((e) => [e.rel, e]));
-  const delta: Delta = { schemaVersion: 1, previous: path.relative(path.dirname(stage), previous).split(path.sep).join('/'), result: await treeId(stage), deletions: [], dirs: [], symlinks: [] };
+  const delta: Delta = { schemaVersion: 1, previous: previous === undefined ? null : path.relative(path.dirname(stage), previous).split(path.sep).join('/'), result: await treeId(stage), deletions: [], dirs: [], symlinks: [] };
   const files: string[] = [];
   for (const e of now) {
     const was = old.get(e.rel);
@@ -66,7 +67,7 @@ export async function writeStageDelta(stage: string, previous: string): Promise<
       if (!was || was.kind !== 'dir' || was.mode !== e.mode) delta.dirs.push({ rel: e.rel, mode: e.mode });
     } else if (e.kind === 'symlink') {
       const target = await fs.readlink(path.join(stage, e.rel));
-      if (!was || was.kind !== 'symlink' || (await fs.readlink(path.join(previous, e.rel))) !== target) delta.symlinks.push({ rel: e.rel, target });
+      if (!was || was.kind !== 'symlink' || (await fs.readlink(path.join(previous!, e.rel))) !== target) delta.symlinks.push({ rel: e.rel, target });
     } else if (!was || was.kind !== 'file' || was.ino !== e.ino || was.dev !== e.dev) files.push(e.rel);
   }
   const kinds = new Map(now.map((e) => [e.rel, e.kind]));
@@ -102,9 +103,9 @@ export async function materializeStage(stage: string, seen: string[] = [], provi
   }
   const delta = JSON.parse(await fs.readFile(path.join(dir, DELTA_FILE), 'utf8')) as Delta;
   if ((await treeId(stage).catch(() => undefined)) === delta.result) return stage;
-  const previous = path.resolve(path.dirname(stage), delta.previous);
-  if (seen.includes(previous)) throw new PydepotError(`stage deltas form a cycle at ${previous}`, { path: dir, hint: 'delete the build folder (dist/pydepot) and build again' });
-  await materializeStage(previous, [...seen, stage], provide);
+  const previous = delta.previous === null ? undefined : path.resolve(path.dirname(stage), delta.previous);
+  if (previous !== undefined && seen.includes(previous)) throw new PydepotError(`stage deltas form a cycle at ${previous}`, { path: dir, hint: 'delete the build folder (dist/pydepot) and build again' });
+  if (previous !== undefined) await materializeStage(previous, [...seen, stage], provide);
   // Two tasks may need the same tree at once (an environment's publish and another built on it):
   // one rebuilds, the other waits and then finds it up to date.
   const lock = await acquireFileLock(`${stage}.lock`, { activity: 'rebuild', subject: stage, log: () => undefined, staleMs: 30_000 });
@@ -116,9 +117,9 @@ export async function materializeStage(stage: string, seen: string[] = [], provi
   return stage;
 }
 
-async function rebuild(stage: string, previous: string, dir: string, delta: Delta): Promise<void> {
+async function rebuild(stage: string, previous: string | undefined, dir: string, delta: Delta): Promise<void> {
   await buildDirectoryAtomically(stage, async (tmp) => {
-    await copyTree(previous, tmp, { link: true });
+    if (previous !== undefined) await copyTree(previous, tmp, { link: true });
     for (const rel of delta.deletions) await fs.rm(path.join(tmp, rel), { recursive: true, force: true });
     for (const { rel } of delta.dirs) await fs.mkdir(path.join(tmp, rel), { recursive: true });
     for (const e of await walkTree(path.join(dir, FILES_DIR))) {

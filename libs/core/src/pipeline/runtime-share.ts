@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
-import { extractArchive } from '../distribution/extract';
+import { extractArchive } from '../extract/extract';
 import { siblingTempPath } from '../fs/atomic';
 import { hashIndex, indexTree } from '../fs/tree';
 import { METADATA_FILES } from '../environment/manifest';

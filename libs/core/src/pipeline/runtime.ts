@@ -9,8 +9,9 @@ import { hashIndex, indexTree, pathExists } from '../fs/tree';
 import { hostPlatform } from '../interpreter/discover';
 import { installLauncher } from '../interpreter/launcher';
 import { makeRelocatable } from '../interpreter/relocate';
-import { isUrl, parsePythonRequest } from '../spec/environment';
-import { RuntimeRequest } from '../spec/runtime-request';
+import { RuntimeRequest } from '../model/declared';
+import { decideLayout } from '../model/layout';
+import { describePythonRequest, parsePythonRequest } from '../model/python-request';
 import { hostLayout, minorOf, RUNTIMES_DIR } from '../environment/layout';
 import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, writeManifest } from '../environment/manifest';
 import { compileBytecode, listPackages, runPython } from '../environment/python';
@@ -55,6 +56,13 @@ export interface RuntimeManifest {
   request: RuntimeRequest;
   /** The distribution's identity when built (docs/ARCHITECTURE.md, cache keys). */
   identity: string;
+  /**
+   * Where the distribution lived on the machine that built it (an installed
+   * prefix, the unpack folder): the relocation audit of install, publish and
+   * verify looks for them, so none of them re-resolves the distribution.
+   * This manifest stays in the build folder; it is never published.
+   */
+  originPaths?: string[];
 }
 
 export interface StageLog {
@@ -62,15 +70,11 @@ export interface StageLog {
 }
 
 /**
- * Whether environments can share this runtime (layout "shared"): it has
- * pydepot's launcher, and CPython 3.10+ (whose PyConfig carries the base
- * executable that `python -m venv` from an environment builds on).
+ * Whether environments can share this runtime (layout "shared"), by the one
+ * layout decision: undefined when they can, else why not.
  */
 export function canShare(runtime: RuntimeManifest): string | undefined {
-  if (!runtime.launcher) return 'it has no launcher (no shared libpython or headers)';
-  const [major, minor] = runtime.python.version.split('.').map(Number);
-  if (major < 3 || (major === 3 && minor < 10)) return `CPython ${runtime.python.version} is older than 3.10`;
-  return undefined;
+  return decideLayout({ intent: 'shared', runtime: { launcher: runtime.launcher, version: runtime.python.version } }).reason;
 }
 
 /** The store folder of a runtime manifest's tree. */
@@ -89,10 +93,21 @@ export async function readRuntimeManifest(file: string): Promise<RuntimeManifest
   }
 }
 
-/** The DistributionSource of a runtime request, local archive paths resolved against the workspace. */
-export function runtimeSource(request: RuntimeRequest, workspaceRoot: string): DistributionSource {
-  const python = parsePythonRequest(request.python as string | Record<string, any>, (p) => (isUrl(p) ? p : path.resolve(workspaceRoot, p)));
-  return resolveDistribution(python);
+/**
+ * The DistributionSource of a runtime request, local archive paths resolved
+ * against the workspace. `specFiles`: the specs that ask for it, named when
+ * the request cannot be met (no such CPython installed, a bad preference).
+ */
+export function runtimeSource(request: RuntimeRequest, workspaceRoot: string, specFiles: string[] = []): DistributionSource {
+  const python = parsePythonRequest(request.python, (p) => path.resolve(workspaceRoot, p));
+  if (!python) throw new PydepotError(`the runtime request ${JSON.stringify(request.python)} is none of the forms of "python"`, { hint: 'see "python" in docs/ENVIRONMENTS.md' });
+  try {
+    return resolveDistribution(python);
+  } catch (error) {
+    if (!specFiles.length || !(error instanceof PydepotError)) throw error;
+    const named = specFiles.map((f) => path.relative(workspaceRoot, f) || f);
+    throw new PydepotError(`${named.join(', ')}: field "python" asks for ${describePythonRequest(python)}: ${error.message}`, { path: specFiles[0], hint: error.hint });
+  }
 }
 
 /** What identifies a runtime request's distribution, for cache keys (never throws: an error still hashes). */
@@ -110,10 +125,18 @@ export function runtimeIdentity(request: RuntimeRequest, workspaceRoot: string):
  * restored manifest names).
  */
 export async function buildRuntime(
-  options: StageLog & { request: RuntimeRequest; workspaceRoot: string; manifestPath: string; cacheDir: string; id?: string; /** Where other machines fetch the tree from (the remote cache). */ share?: BlobStore },
+  options: StageLog & {
+    request: RuntimeRequest;
+    workspaceRoot: string;
+    manifestPath: string;
+    cacheDir: string;
+    id?: string;
+    /** Where other machines fetch the tree from (the remote cache). */ share?: BlobStore;
+    /** The specs that ask for this runtime, named when the request cannot be met. */ specFiles?: string[];
+  },
 ): Promise<RuntimeManifest> {
   const { request, log } = options;
-  const source = runtimeSource(request, options.workspaceRoot);
+  const source = runtimeSource(request, options.workspaceRoot, options.specFiles);
   const store = path.dirname(options.manifestPath);
   await fs.mkdir(store, { recursive: true });
   const tmp = siblingTempPath(path.join(store, 'runtime'));
@@ -145,7 +168,8 @@ export async function buildRuntime(
       contentHash,
       launcher,
       request,
-      identity: runtimeIdentity(request, options.workspaceRoot),
+      identity: `${source.identity()}${request.includeStdlibTests ? ' +stdlib-tests' : ''}`,
+      originPaths: source.originPaths(),
     };
     if (options.share) await shareRuntime(final, id, options.share, log);
     await writeJsonAtomic(options.manifestPath, runtime);

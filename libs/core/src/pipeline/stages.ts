@@ -11,7 +11,7 @@ import { listWheels } from '../library/wheel';
 import { LAUNCH_HOOK, launchHook } from '../interpreter/launcher';
 import { fixInstalledRunpaths, makeRelocatable } from '../interpreter/relocate';
 import { RuntimeManifest, RUNTIMES_FROM_ENVIRONMENT, unpackPrefix } from './runtime';
-import { EnvironmentSpec } from '../spec/environment';
+import { EnvironmentSpec } from '../model/environment';
 import { auditTree, formatFindings } from '../verify/audit';
 import { writeActivators } from '../environment/activators';
 import { hostLayout, minorOf, sharedLayoutFiles } from '../environment/layout';
@@ -137,7 +137,7 @@ export async function installRequirements(
     inputHash?: string;
     /** Folders holding the wheels of in-repo packages this environment uses (build-wheel outputs). */
     localWheelDirs?: string[];
-    /** Paths no file of the environment may name (the workspace, the build folder), besides the stage's own. */
+    /** Paths no file of the environment may name (the workspace, the build folder, the interpreter's origin), besides the stage's own. */
     forbiddenPaths?: string[];
   },
 ): Promise<EnvironmentManifest> {
@@ -187,7 +187,7 @@ export async function installRequirements(
     await fixInstalledRunpaths(tmp, options.inputPath, options.log, runtime);
     const next = await finishSitePackages(tmp, manifest, options.inputPath, options.log);
     // The relocation audit is part of the build: an environment it rejects never reaches a publisher.
-    await auditBuild(tmp, options.inputPath, [options.outputPath, options.cacheDir, ...runtime, ...(options.forbiddenPaths ?? []), ...resolveDistribution(spec.python).originPaths()], spec);
+    await auditBuild(tmp, options.inputPath, [options.outputPath, options.cacheDir, ...runtime, ...(options.forbiddenPaths ?? [])], spec);
     // The file index lists every entry with its sha256: publishers reuse
     // unchanged files from the previous version by it, and anyone can check a
     // published copy against it. It, the manifest and the SBOM describe the

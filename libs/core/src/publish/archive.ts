@@ -11,7 +11,7 @@ import { readReleases, recordRelease, releaseFor } from './history';
 import { acquirePublishLock } from './lock';
 import { CURRENT_FILE } from './directory';
 import { assertFinished, assertSelfContained, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
-import { extractArchive } from '../distribution/extract';
+import { extractArchive } from '../extract/extract';
 import * as os from 'node:os';
 
 export type ArchiveFormat = 'tar.zst' | 'zip';

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
-import { EnvironmentSpec } from '../spec/environment';
-import type { PublisherSettings } from './index';
+import { EnvironmentSpec } from '../model/environment';
+import environmentSchema from '../model/environment.schema.json';
+import type { PublisherOptions, PublisherSettings } from './index';
 
 /**
  * Where an environment is published, most specific first: the spec's
@@ -20,22 +21,15 @@ function isRemote(p: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(p) || /^[\w.-]+@[\w.-]+:/.test(p);
 }
 
-/** The publisher settings of one environment: its spec's "publish" first, then the target's options. */
-export function publisherSettings(options: {
-  spec: EnvironmentSpec;
-  targetOptions: Omit<PublisherSettings, 'depot'> & { depot?: string };
-  workspaceRoot: string;
-  env?: NodeJS.ProcessEnv;
-}): PublisherSettings {
+/** The publisher settings of one environment: its spec's "publish" first, then the target's options, field by field (every field the spec schema's "publish" has). */
+export function publisherSettings(options: { spec: EnvironmentSpec; targetOptions: PublisherOptions; workspaceRoot: string; env?: NodeJS.ProcessEnv }): PublisherSettings {
   const { spec, targetOptions } = options;
+  const merged: Record<string, unknown> = {};
+  for (const key of Object.keys(environmentSchema.properties.publish.properties)) {
+    merged[key] = (spec.publish as Record<string, unknown>)[key] ?? (targetOptions as Record<string, unknown>)[key];
+  }
   return {
-    to: spec.publish.to ?? targetOptions.to,
+    ...(merged as Omit<PublisherSettings, 'depot'>),
     depot: resolveDepot({ specDepot: spec.publish.depot, workspaceDefault: targetOptions.depot, workspaceRoot: options.workspaceRoot, env: options.env }),
-    keep: spec.publish.keep ?? targetOptions.keep,
-    keepDays: spec.publish.keepDays ?? targetOptions.keepDays,
-    groupWritable: spec.publish.groupWritable ?? targetOptions.groupWritable,
-    branch: spec.publish.branch ?? targetOptions.branch,
-    lfs: spec.publish.lfs ?? targetOptions.lfs,
-    formats: spec.publish.formats ?? targetOptions.formats,
   };
 }

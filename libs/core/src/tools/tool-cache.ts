@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { PydepotError } from '../errors';
 import { buildDirectoryAtomically } from '../fs/atomic';
 import { pathExists } from '../fs/tree';
-import { fetchVerified } from '../distribution/download';
-import { extractArchive } from '../distribution/extract';
+import { fetchVerified } from '../download/download';
+import { extractArchive } from '../extract/extract';
 
 import { cacheDir } from '../fs/cache-dir';
 

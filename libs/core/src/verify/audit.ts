@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { isInside } from '../distribution/extract';
+import { isInside } from '../extract/extract';
 import { mapLimit, TreeEntry, walkTree } from '../fs/tree';
 import { isElf, readElfRunpaths } from '../interpreter/elf';
 

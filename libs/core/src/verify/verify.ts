@@ -1,16 +1,16 @@
 import { promises as fs } from 'node:fs';
-import { resolveDistribution } from '../distribution';
 import { readManifest } from '../environment/manifest';
 import { PydepotError } from '../errors';
 import { Publisher } from '../publish/publisher';
-import { EnvironmentSpec } from '../spec/environment';
+import { EnvironmentSpec } from '../model/environment';
 import { auditTree, formatFindings } from './audit';
 import { runSmokeChecks } from './smoke';
 
 /**
  * The checks a published tree must pass: the spec's smoke checks and, when
  * `forbiddenPaths` is given, the relocation audit (no file names the
- * workspace, the build folders or the source interpreter). Used twice: by
+ * workspace, the build folders or where the interpreter came from, as the
+ * caller names them: nothing here resolves a distribution). Used twice: by
  * publish as its gate (before `current` moves) and by the verify target on
  * what is current.
  */
@@ -20,7 +20,7 @@ export async function checkPublishedTree(options: { tree: string; spec: Environm
   const manifest = await readManifest(tree).catch(() => undefined);
   const passed = await runSmokeChecks(tree, manifest?.verify ?? spec.verify);
   if (!options.forbiddenPaths) return { passed, audited: false };
-  const needles = [...options.forbiddenPaths, ...resolveDistribution(spec.python).originPaths()];
+  const needles = options.forbiddenPaths;
   const real = await Promise.all(needles.map((n) => fs.realpath(n).catch(() => n)));
   const findings = await auditTree(tree, [...needles, ...real]);
   if (findings.length) {

@@ -11,7 +11,7 @@ import {
 import * as path from 'node:path';
 // A narrow import (not @pydepot/core's index): the plugin loads on every Nx command.
 import { declaredBase, declaredRequirementNames, normalizeName, readPyproject, requirementName } from '../../../core/src/library/pyproject';
-import { declaredEnvironment, DeclaredRuntime } from '../../../core/src/spec/runtime-request';
+import { declaredEnvironment, DeclaredRuntime } from '../../../core/src/model/declared';
 import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, DEFAULT_WHEEL_DIR, DEFAULT_WHEELHOUSE_DIR, runtimeManifestPath, stagePath, StageTarget } from '../utils/paths';
 import { probeRemoteCache } from './remote-cache';
 
@@ -93,37 +93,34 @@ export const createDependencies: CreateDependencies<PydepotPluginOptions> = (_op
       const abs = path.join(context.workspaceRoot, specFile);
       for (const required of declaredRequirementNames(abs)) add(name, packages.get(required), specFile);
       const base = declaredBase(abs);
-      if (base) {
-        add(name, environments.get(base), specFile);
-        bases.set(path.posix.basename(project.root), { base, file: specFile });
-      }
+      if (base) bases.set(path.posix.basename(project.root), { base, file: specFile });
     } else if (project.tags?.includes(PACKAGE_TAG)) {
       const file = path.posix.join(project.root, 'pyproject.toml');
       for (const dep of readPyproject(path.join(context.workspaceRoot, file)).dependencies) add(name, packages.get(requirementName(dep) ?? ''), file);
     }
   }
-  assertNoBaseCycle(bases);
+  // Environment → base edges, except those of a "base" cycle: those environments' targets report the cycle
+  // with their spec named (loading it), and every other project still loads.
+  const cyclic = baseCycles(bases);
+  for (const [env, { base, file }] of bases) if (!cyclic.has(env)) add(environments.get(env) ?? env, environments.get(base), file);
   return deps;
 };
 
-/**
- * A "base" cycle would surface only as Nx's "circular dependency" with no
- * file named: report it here, with every spec in the cycle.
- */
-export function assertNoBaseCycle(bases: Map<string, { base: string; file: string }>): void {
+/** The environments on a "base" cycle (a self-base included): no edges are drawn for them. */
+export function baseCycles(bases: Map<string, { base: string; file: string }>): Set<string> {
+  const cyclic = new Set<string>();
   for (const start of bases.keys()) {
-    const chain = [start];
+    const seen = [start];
     for (let at = bases.get(start)?.base; at !== undefined; at = bases.get(at)?.base) {
       if (at === start) {
-        const files = chain.map((env) => bases.get(env)!.file);
-        throw new Error(
-          `${files[0]}: field "base" makes a cycle: ${[...chain, start].join(' → ')} (${files.join(', ')}).\nHint: an environment cannot be built on itself, directly or through others: remove "base" from one of these files.`,
-        );
+        seen.forEach((e) => cyclic.add(e));
+        break;
       }
-      if (chain.includes(at)) break; // a cycle that does not pass through start: reported from its own members
-      chain.push(at);
+      if (seen.includes(at)) break; // a cycle further along the chain: found from its own members
+      seen.push(at);
     }
   }
+  return cyclic;
 }
 
 /**
@@ -174,34 +171,39 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
   const stage = (target: StageTarget) => stagePath(name, target, options.buildDir);
   const common = { environment: specFile, buildDir: options.buildDir, ...(runtimeManifest ? { runtime: runtimeManifest } : {}) };
   const wheels = { dependencies: true, target: options.buildWheelTargetName };
-  // Shared layout: the venv stage is a few files (a full output); self-contained: a copy of the runtime (a delta over it).
+  // The venv stage's output is a delta whatever the layout (shared: a few files over nothing; self-contained: a copy of
+  // the runtime, recorded over it), so a runtime that turns out unshareable changes what is built, not what Nx caches.
   const shared = declared.layout === 'shared';
+  // A "base" cycle: no edge to follow; the environment's own targets report it (loading its spec), the rest of the graph loads.
+  const buildBase = base && !declared.cycle ? base : undefined;
 
-  const build: Record<string, TargetConfiguration> = base
+  const build: Record<string, TargetConfiguration> = buildBase
     ? {
         [options.venvTargetName]: {
           executor: `${EXECUTORS}:venv`,
-          options: { ...common, inputPath: stagePath(base, 'install', options.buildDir), outputPath: stage('venv'), delta: true },
-          dependsOn: [{ projects: [base], target: options.installTargetName }],
+          options: { ...common, inputPath: stagePath(buildBase, 'install', options.buildDir), outputPath: stage('venv'), delta: true },
+          dependsOn: [{ projects: [buildBase], target: options.installTargetName }],
           cache: true,
           inputs: [...pythonInputs, dependencySources],
           outputs: [DELTA_OUTPUT],
-          metadata: { description: `Start this environment from a copy of its base environment ${base}`, technologies: ['python'] },
+          metadata: { description: `Start this environment from a copy of its base environment ${buildBase}`, technologies: ['python'] },
         },
       }
     : {
         [options.venvTargetName]: {
           executor: `${EXECUTORS}:venv`,
-          options: { ...common, outputPath: stage('venv'), delta: !shared },
+          options: { ...common, outputPath: stage('venv'), delta: true },
           dependsOn: runtime ? [{ projects: [runtime.project], target: options.runtimeTargetName }] : [],
           cache: true,
           // The spec's layout, name and description shape this stage.
           inputs: [...pythonInputs, '{projectRoot}/environment.json'],
-          outputs: [shared ? '{options.outputPath}' : DELTA_OUTPUT],
+          outputs: [DELTA_OUTPUT],
           metadata: {
-            description: shared
-              ? `Create this tool's environment on runtime ${runtime?.project ?? '(unknown)'}: a venv whose home is a relative path to the shared runtime`
-              : `Create this tool's self-contained environment: a private copy of runtime ${runtime?.project ?? '(unknown)'}`,
+            description: declared.cycle
+              ? `(cannot build: field "base" makes a cycle: ${declared.cycle.join(' → ')})`
+              : shared
+                ? `Create this tool's environment on runtime ${runtime?.project ?? '(unknown)'}: a venv whose home is a relative path to the shared runtime (a private copy if the runtime turns out unshareable)`
+                : `Create this tool's self-contained environment: a private copy of runtime ${runtime?.project ?? '(unknown)'}`,
             technologies: ['python'],
           },
         },

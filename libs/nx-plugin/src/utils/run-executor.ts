@@ -1,7 +1,8 @@
 import type { ExecutorContext, TaskGraph } from '@nx/devkit';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as path from 'node:path';
-import { cacheDir, ensureRuntime, EnvironmentSpec, formatError, loadEnvironmentSpec, maskCredentials, materializeStage, RuntimeManifest } from '@pydepot/core';
+import { readFileSync } from 'node:fs';
+import { cacheDir, ensureRuntime, EnvironmentSpec, formatError, loadEnvironmentSpec, maskCredentials, materializeStage, resolveDistribution, RuntimeManifest } from '@pydepot/core';
 import { PREVIOUS, stagePath, StageTarget } from './paths';
 
 /** Options every pydepot executor understands (see each schema.json). */
@@ -41,6 +42,13 @@ export interface ExecutorEnv {
   share?: { url: string; token?: string };
   /** The environment's runtime (manifest and tree), ensured; undefined when the target names none. */
   runtime(): Promise<{ manifest: RuntimeManifest; root: string } | undefined>;
+  /**
+   * What no file of the environment may name (the relocation audit): the
+   * workspace, the build folder and where the interpreter came from, as its
+   * runtime manifest recorded it. Reads no interpreter: verify on a machine
+   * without the build's CPython gets the same answer.
+   */
+  forbiddenPaths(): string[];
 }
 
 /**
@@ -79,6 +87,7 @@ export async function runExecutor(
     },
     runtime: () => (runtime ??= options.runtime ? ensureRuntime(abs(options.runtime), { workspaceRoot: context.root, cacheDir: env.cacheDir, log: env.log, share: env.share }) : Promise.resolve(undefined)),
     share: remoteCache(),
+    forbiddenPaths: () => [context.root, abs(options.buildDir ?? 'dist/pydepot'), ...originPaths(options.runtime && abs(options.runtime), env.spec)],
   };
   try {
     await body(env);
@@ -131,6 +140,26 @@ export function batchOf<O>(executor: (options: O, context: ExecutorContext) => P
 }
 
 const BUILD_WHEEL = '@pydepot/nx-plugin:build-wheel';
+
+/**
+ * Where the environment's interpreter came from, as recorded when its runtime
+ * was built (a runtime not built here yet: nothing to add). Only projects
+ * configured by hand, which have no runtime, ask the distribution.
+ */
+function originPaths(runtimeManifest: string | undefined, spec: () => EnvironmentSpec): string[] {
+  if (runtimeManifest) {
+    try {
+      return (JSON.parse(readFileSync(runtimeManifest, 'utf8')) as RuntimeManifest).originPaths ?? [];
+    } catch {
+      return [];
+    }
+  }
+  try {
+    return resolveDistribution(spec().python).originPaths();
+  } catch {
+    return [];
+  }
+}
 
 /** The run's remote cache (the plugin's preTasksExecution blanks the variable when the server is down). */
 function remoteCache(env: NodeJS.ProcessEnv = process.env): ExecutorEnv['share'] {

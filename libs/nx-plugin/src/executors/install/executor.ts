@@ -17,7 +17,7 @@ export default async function installExecutor(options: InstallExecutorSchema, co
         installer: options.installer,
         localWheelDirs: env.localWheelDirs(),
         inputHash: env.taskHash,
-        forbiddenPaths: [env.workspaceRoot, env.abs(options.buildDir ?? 'dist/pydepot')],
+        forbiddenPaths: env.forbiddenPaths(),
         log: env.log,
       }),
     );

@@ -4,6 +4,6 @@ export interface InstallExecutorSchema {
   inputPath?: string;
   outputPath?: string;
   delta?: boolean;
-  installer?: 'pip' | 'uv';
+  installer?: import('@pydepot/core').InstallerName;
   runtime?: string;
 }

@@ -10,7 +10,7 @@ export default async function publishExecutor(options: PublishExecutorSchema, co
     const manifest = await readManifest(buildPath);
     const spec = env.spec();
     const settings = publisherSettings({ spec, targetOptions: options, workspaceRoot: env.workspaceRoot });
-    const forbiddenPaths = options.audit === false ? undefined : [env.workspaceRoot, env.abs(options.buildDir ?? 'dist/pydepot')];
+    const forbiddenPaths = options.audit === false ? undefined : env.forbiddenPaths();
     // The gate: smoke checks and audit on the version as published, before current moves.
     const gate = async (tree: string) => {
       const { passed, audited } = await checkPublishedTree({ tree, spec, forbiddenPaths });

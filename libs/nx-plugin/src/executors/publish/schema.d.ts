@@ -1,15 +1,10 @@
-export interface PublishExecutorSchema {
+import type { PublisherOptions } from '@pydepot/core';
+
+/** Publisher settings (`to`, `depot`, …) are generated from the spec schema: tools/scripts/sync-schemas.js. */
+export interface PublishExecutorSchema extends PublisherOptions {
   environment?: string;
   buildDir?: string;
   inputPath?: string;
-  to?: 'directory' | 'git' | 'archive';
-  depot?: string;
-  keep?: number;
-  keepDays?: number;
-  groupWritable?: boolean;
-  branch?: string;
-  lfs?: boolean;
-  formats?: Array<'tar.zst' | 'zip'>;
   audit?: boolean;
   runtime?: string;
 }

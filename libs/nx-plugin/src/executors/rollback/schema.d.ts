@@ -1,9 +1,10 @@
-export interface RollbackExecutorSchema {
+import type { PublisherOptions } from '@pydepot/core';
+
+/** Publisher settings are generated from the spec schema (tools/scripts/sync-schemas.js); the publisher is `publisher`, since `to` is the version. */
+export interface RollbackExecutorSchema extends Omit<PublisherOptions, 'to'> {
   environment?: string;
   buildDir?: string;
+  /** The version to make current. */
   to?: string;
-  publisher?: 'directory' | 'git' | 'archive';
-  depot?: string;
-  branch?: string;
-  formats?: Array<'tar.zst' | 'zip'>;
+  publisher?: PublisherOptions['to'];
 }

@@ -8,13 +8,15 @@ export default async function runtimeExecutor(options: RuntimeExecutorSchema, co
   return runExecutor('runtime', {}, context, async (env) => {
     const output = options.outputPath ?? runtimeManifestPath(env.project);
     // Bad input fails in a second, before an interpreter is copied: the specs of this run's environments on this runtime.
-    for (const spec of specsOnRuntime(context, output)) loadEnvironmentSpec(env.abs(spec));
+    const specFiles = specsOnRuntime(context, output).map(env.abs);
+    for (const spec of specFiles) loadEnvironmentSpec(spec);
     const runtime = await buildRuntime({
       request: { python: options.python, includeStdlibTests: options.includeStdlibTests ?? false },
       workspaceRoot: env.workspaceRoot,
       manifestPath: env.abs(output),
       cacheDir: env.cacheDir,
       share: env.share,
+      specFiles,
       log: env.log,
     });
     env.log(`CPython ${runtime.python.version} (${runtime.python.source.kind}) is runtime ${runtime.id}${runtime.launcher ? '' : ' (no launcher: its environments are self-contained)'}`);

@@ -1,5 +1,5 @@
 import type { ExecutorContext } from '@nx/devkit';
-import { canShare, createEnvironment, createSharedEnvironment, runStage } from '@pydepot/core';
+import { createEnvironment, createSharedEnvironment, decideLayout, runStage } from '@pydepot/core';
 import { runExecutor } from '../../utils/run-executor';
 import type { VenvExecutorSchema } from './schema';
 
@@ -14,13 +14,14 @@ export default async function venvExecutor(options: VenvExecutorSchema, context:
       await runStage({ input: env.previousStage('venv', options.inputPath), output, delta: options.delta }, (inputPath) => createEnvironment({ ...named, inputPath: inputPath! }));
       return;
     }
-    const unshared = canShare(runtime.manifest);
-    if (spec.layout === 'shared' && !unshared) {
-      await runStage({ output }, () => createSharedEnvironment({ ...named, runtime }));
+    // The spec's layout (already decided by the loader), confirmed by what the built runtime can do.
+    const decision = decideLayout({ intent: spec.layout, publishTo: spec.publish.to, runtime: { launcher: runtime.manifest.launcher, version: runtime.manifest.python.version } });
+    if (decision.layout === 'shared') {
+      await runStage({ output, delta: options.delta }, () => createSharedEnvironment({ ...named, runtime }));
       env.log(`shared layout: runs on runtime ${runtime.manifest.id}`);
       return;
     }
-    if (spec.layout === 'shared') env.log(`runtime ${runtime.manifest.id} cannot be shared (${unshared}): this environment gets a private copy of it (layout "self-contained")`);
+    if (spec.layout === 'shared') env.log(`runtime ${runtime.manifest.id} cannot be shared (${decision.reason}): this environment gets a private copy of it (layout "self-contained")`);
     await runStage({ input: runtime.root, output, delta: options.delta }, (inputPath) => createEnvironment({ ...named, inputPath: inputPath! }));
   });
 }

@@ -10,7 +10,7 @@ export default async function verifyExecutor(options: VerifyExecutorSchema, cont
     const result = await verifyPublished({
       spec,
       publisher,
-      forbiddenPaths: options.audit === false ? undefined : [env.workspaceRoot, env.abs(options.buildDir ?? 'dist/pydepot')],
+      forbiddenPaths: options.audit === false ? undefined : env.forbiddenPaths(),
       log: env.log,
     });
     env.log(`${spec.name} ${result.version}: ${result.passed.length} check${result.passed.length === 1 ? '' : 's'} passed${result.audited ? ', audit clean' : ''} (${result.passed.join('; ')})`);

@@ -1,10 +1,9 @@
-export interface VerifyExecutorSchema {
+import type { PublisherOptions } from '@pydepot/core';
+
+/** Publisher settings (`to`, `depot`, …) are generated from the spec schema: tools/scripts/sync-schemas.js. */
+export interface VerifyExecutorSchema extends PublisherOptions {
   environment?: string;
   buildDir?: string;
-  depot?: string;
-  to?: 'directory' | 'git' | 'archive';
-  branch?: string;
-  formats?: Array<'tar.zst' | 'zip'>;
   audit?: boolean;
   runtime?: string;
 }

@@ -6,7 +6,7 @@ describe('environment generator', () => {
     const tree = createTreeWithEmptyWorkspace();
     await environmentGenerator(tree, { name: 'texture-tools', python: '3.11', packages: 'pillow==11.3.0, click>=8', installer: 'uv' });
     expect(JSON.parse(tree.read('environments/texture-tools/environment.json', 'utf-8')!)).toEqual({
-      $schema: '../../libs/core/src/spec/environment.schema.json',
+      $schema: '../../libs/core/src/model/environment.schema.json',
       python: '3.11',
       installer: 'uv',
       packages: ['pillow==11.3.0', 'click>=8'],

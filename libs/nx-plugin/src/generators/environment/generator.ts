@@ -22,7 +22,7 @@ export default async function environmentGenerator(tree: Tree, options: Environm
   }
   const python = rawOption('python', options.python);
   const spec = {
-    $schema: '../../libs/core/src/spec/environment.schema.json',
+    $schema: '../../libs/core/src/model/environment.schema.json',
     ...(options.description ? { description: String(options.description) } : {}),
     ...(options.base ? { base: String(options.base) } : { python: python ?? '3.12' }),
     ...(options.installer ? { installer: options.installer } : {}),

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
-import { declaredEnvironment, declaredRuntime, runtimeProjectName } from './runtime-request';
+import { declaredEnvironment, declaredRuntime, runtimeProjectName } from './declared';
 
 describe('which runtime a spec asks for (read by the inference plugin)', () => {
   it('names a bare version python-<version>; anything else gets a hash of the request', () => {

@@ -1,54 +1,33 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PydepotError } from '../errors';
+import { baseSpecFile, ENVIRONMENT_FILE } from './declared';
 import { validateJson } from './json-schema';
+import { findDuplicateKey } from './json-text';
+import { decideLayout, EnvironmentLayoutKind } from './layout';
+import { PublisherKind } from './registry';
+import { dropUndefined, isUrl, parsePythonRequest, PythonPreference, PythonRequest, requestedVersion } from './python-request';
 import { checkPackages, checkRequirementsFile } from './requirements';
 import schema from './environment.schema.json';
 
-export const ENVIRONMENT_FILE = 'environment.json';
 export const DEFAULT_INDEX_URL = 'https://pypi.org/simple';
 
-/** How a bare version is satisfied: see docs/DISTRIBUTIONS.md. */
-export type PythonPreference = 'installed' | 'standalone' | 'auto';
-export const PYTHON_PREFERENCES: PythonPreference[] = ['installed', 'standalone', 'auto'];
+export { ENVIRONMENT_FILE, baseSpecFile };
+export type { EnvironmentLayoutKind, PythonPreference, PythonRequest };
+export { PYTHON_PREFERENCES, isUrl, parsePythonRequest, formatPythonRequest, describePythonRequest } from './python-request';
 
-/** What the `python` field asks for, normalised. New sources add a member here. */
-export type PythonRequest =
-  | {
-      source: 'version';
-      version: string;
-      /** Unset: the workspace preference decides (PYDEPOT_PYTHON_PREFERENCE). */
-      preference?: PythonPreference;
-      release?: string;
-      sha256?: string;
-      mirror?: string;
-    }
-  | { source: 'archive'; archive: string; sha256: string }
-  | { source: 'msi'; msi: string; sha256: string }
-  | { source: 'nuget'; version: string; sha256: string; package?: string; feed?: string };
-
-export type EnvironmentLayoutKind = 'shared' | 'self-contained';
-
-/** The layout when the spec names none: shared where the launcher runs (POSIX), self-contained elsewhere. */
+/** The layout when a spec names nothing else (the platform's default). */
 export function defaultLayout(platform: NodeJS.Platform = process.platform): EnvironmentLayoutKind {
-  return platform === 'win32' ? 'self-contained' : 'shared';
+  return decideLayout({ platform }).layout;
 }
 
-/**
- * Shared runtimes live beside the environments in a depot folder; git and
- * archive publishers carry each environment whole, so their environments are
- * self-contained.
- */
-function specLayout(file: string, spec: Record<string, any>): EnvironmentLayoutKind {
-  const to = spec.publish?.to ?? 'directory';
-  if (to === 'directory') return spec.layout ?? defaultLayout();
-  if (spec.layout === 'shared') {
-    throw new PydepotError(`${file}: field "layout" is "shared", but "publish.to" is "${to}": shared runtimes live beside the environments in a depot folder`, {
-      path: file,
-      hint: `remove "layout" (a ${to} publish carries a self-contained environment) or publish to a directory depot`,
-    });
-  }
-  return 'self-contained';
+/** The spec's layout by the one decision (layout.ts); a contradiction in the spec is an error naming the file. */
+function specLayout(file: string, spec: Record<string, any>, base?: EnvironmentSpec): EnvironmentLayoutKind {
+  const decision = base
+    ? decideLayout({ base: { name: base.name, layout: base.layout }, publishTo: spec.publish?.to })
+    : decideLayout({ intent: spec.layout, publishTo: spec.publish?.to, version: spec.python === undefined ? undefined : requestedVersion(parsePythonRequest(spec.python)) });
+  if (decision.conflict) throw new PydepotError(`${file}: ${decision.conflict.message}`, { path: file, hint: decision.conflict.hint });
+  return decision.layout;
 }
 
 export interface IndexSettings {
@@ -79,7 +58,8 @@ export interface EnvironmentSpec {
   index: IndexSettings;
   includeStdlibTests: boolean;
   verify: { imports: string[]; commands: string[][]; importPackages?: boolean; packages?: string[] };
-  publish: { to?: 'directory' | 'git' | 'archive'; depot?: string; keep?: number; keepDays?: number; groupWritable?: boolean; branch?: string; lfs?: boolean; formats?: Array<'tar.zst' | 'zip'> };
+  /** The spec's "publish": `to` and `depot` for everyone, the rest for the publisher that reads it (publish/index.ts PublisherSettings). */
+  publish: { to?: PublisherKind; depot?: string } & Record<string, unknown>;
 }
 
 /** Read and validate an environment.json. Errors name the file and the field. */
@@ -95,11 +75,6 @@ export function loadEnvironmentSpec(file: string, name = path.basename(path.dirn
     });
   }
   return parseEnvironmentSpec(text, abs, name, chain);
-}
-
-/** Where a base environment's spec lives: a sibling folder of the environment built on it. */
-export function baseSpecFile(specFile: string, base: string): string {
-  return path.join(path.dirname(path.dirname(specFile)), base, ENVIRONMENT_FILE);
 }
 
 function loadBaseSpec(file: string, base: string, chain: string[]): EnvironmentSpec {
@@ -143,12 +118,19 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
       hint: 'fix the JSON syntax (an editor that knows environment.schema.json points at it)',
     });
   }
+  const duplicate = findDuplicateKey(text);
+  if (duplicate) {
+    throw new PydepotError(`${file}: field "${duplicate.field}" is given twice (line ${duplicate.line}); JSON keeps only the last, silently`, {
+      path: file,
+      hint: `keep one "${duplicate.key}" in that object`,
+    });
+  }
   const issues = validateJson(raw, schema);
   if (issues.length > 0) {
     const lines = issues.map((i) => `  - field "${i.field}" ${i.message}`);
     throw new PydepotError(`${file}: invalid environment spec:\n${lines.join('\n')}`, {
       path: file,
-      hint: 'see libs/core/src/spec/environment.schema.json for every field and its allowed values',
+      hint: 'see libs/core/src/model/environment.schema.json for every field and its allowed values',
     });
   }
   const spec = raw as Record<string, any>;
@@ -169,7 +151,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
       hint: 'add "python": "3.12" (see docs/ENVIRONMENTS.md)',
     });
   }
-  const python = base ? base.python : parsePythonRequest(spec.python, fromHere);
+  const python = base ? base.python : parsePythonRequest(spec.python, fromHere)!;
   // Before any stage runs: a typo, a URL or a redirected package source fails here, in a second.
   checkPackages(file, spec.packages ?? []);
   (spec.requirements ?? []).forEach((r: string, i: number) => checkRequirementsFile(path.resolve(dir, r), `requirements[${i}]`, file));
@@ -183,7 +165,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
     requirements: (spec.requirements ?? []).map((r: string) => path.resolve(dir, r)),
     installer: spec.installer,
     pythonPath: spec.pythonPath ?? 'ignore',
-    layout: base ? base.layout : specLayout(file, spec),
+    layout: specLayout(file, spec, base),
     index: {
       url: spec.index?.url ?? DEFAULT_INDEX_URL,
       extraUrls: spec.index?.extraUrls ?? [],
@@ -192,36 +174,12 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
     },
     includeStdlibTests: base ? base.includeStdlibTests : (spec.includeStdlibTests ?? false),
     verify: { imports: spec.verify?.imports ?? [], commands: spec.verify?.commands ?? [], ...(spec.verify?.importPackages ? { importPackages: true, packages: (spec.packages ?? []).map(requirementName) } : {}) },
-    publish: dropUndefined({
-      to: spec.publish?.to,
-      depot: spec.publish?.depot,
-      keep: spec.publish?.keep,
-      keepDays: spec.publish?.keepDays,
-      groupWritable: spec.publish?.groupWritable,
-      branch: spec.publish?.branch,
-      lfs: spec.publish?.lfs,
-      formats: spec.publish?.formats,
-    }),
+    // Publisher settings as the schema allows them; each publisher reads its own (publish/index.ts).
+    publish: dropUndefined({ ...(spec.publish ?? {}) }),
   };
-}
-
-export function parsePythonRequest(raw: string | Record<string, any>, fromHere: (p: string) => string): PythonRequest {
-  if (typeof raw === 'string') return { source: 'version', version: raw };
-  if ('archive' in raw) return { source: 'archive', archive: fromHere(raw.archive), sha256: raw.sha256 };
-  if ('msi' in raw) return { source: 'msi', msi: fromHere(raw.msi), sha256: raw.sha256 };
-  if ('nuget' in raw) return dropUndefined({ source: 'nuget', version: raw.nuget, sha256: raw.sha256, package: raw.package, feed: raw.feed });
-  return dropUndefined({ source: 'version', version: raw.version, preference: raw.source, release: raw.release, sha256: raw.sha256, mirror: raw.mirror });
-}
-
-function dropUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
 /** "Pillow[extra]==11.3 ; python_version>'3'" → "Pillow". */
 export function requirementName(requirement: string): string {
   return /^\s*([A-Za-z0-9][A-Za-z0-9._-]*)/.exec(requirement)?.[1] ?? requirement.trim();
-}
-
-export function isUrl(p: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(p);
 }

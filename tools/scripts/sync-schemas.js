@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Executor schemas that mirror the environment spec are generated from it:
+// environment.schema.json is the source of truth for publisher settings
+// (its "publish" object) and the installer choice. Run after changing the
+// spec schema:   node tools/scripts/sync-schemas.js
+// `--check` exits 1 (listing the files) when a schema is out of date; the
+// unit test libs/core/src/model/registry.spec.ts runs the same check.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const SPEC = path.join(ROOT, 'libs/core/src/model/environment.schema.json');
+const EXECUTORS = path.join(ROOT, 'libs/nx-plugin/src/executors');
+
+/** Which spec fields each executor schema mirrors, and under which option name. */
+const MIRRORS = {
+  // Publisher settings: every field of the spec's "publish" but "depot" (each executor words its own).
+  publish: { from: 'publish', rename: {} },
+  verify: { from: 'publish', rename: {} },
+  // rollback's own "to" is the version; the publisher is "publisher".
+  rollback: { from: 'publish', rename: { to: 'publisher' } },
+  install: { from: 'installer' },
+};
+const OWN = new Set(['depot']);
+
+function expected(spec, mirror) {
+  if (mirror.from === 'installer') return { installer: { ...spec.properties.installer, default: 'pip', description: 'The installer when the spec sets none (the spec\'s "installer" wins): ' + spec.properties.installer.description } };
+  const out = {};
+  for (const [key, value] of Object.entries(spec.properties.publish.properties)) {
+    if (OWN.has(key)) continue;
+    const name = mirror.rename[key] ?? key;
+    out[name] = { ...value, description: `${value.description} The spec's "publish.${key}" wins over this option.` };
+  }
+  return out;
+}
+
+function sync(check) {
+  const spec = JSON.parse(fs.readFileSync(SPEC, 'utf8'));
+  const stale = [];
+  for (const [executor, mirror] of Object.entries(MIRRORS)) {
+    const file = path.join(EXECUTORS, executor, 'schema.json');
+    const schema = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const want = expected(spec, mirror);
+    const next = { ...schema, properties: { ...schema.properties } };
+    for (const [name, value] of Object.entries(want)) next.properties[name] = value;
+    const text = `${JSON.stringify(next, null, 2)}\n`;
+    if (text !== fs.readFileSync(file, 'utf8')) {
+      stale.push(path.relative(ROOT, file));
+      if (!check) fs.writeFileSync(file, text);
+    }
+  }
+  return stale;
+}
+
+module.exports = { sync, MIRRORS };
+
+if (require.main === module) {
+  const check = process.argv.includes('--check');
+  const stale = sync(check);
+  if (check && stale.length) {
+    console.error(`out of date (run node tools/scripts/sync-schemas.js): ${stale.join(', ')}`);
+    process.exit(1);
+  }
+  if (!check) console.log(stale.length ? `updated ${stale.join(', ')}` : 'executor schemas are up to date');
+}
