@@ -17,20 +17,25 @@
  *     meanwhile.
  *  3. Any argv[0]: an unresolvable argv[0] still finds the environment
  *     (CPython would fall back to its compiled-in prefix).
- *  4. libpython is loaded with dlopen from the environment's lib/ (or, in a
- *     venv made from this interpreter, from its `home`), so a copy of this
- *     file in a venv (`python -m venv --copies`) still finds it.
+ *  4. libpython is loaded with dlopen by absolute path from the resolved
+ *     runtime's lib/ (or, in a venv made from this interpreter with
+ *     `--copies`, from the lib/ beside the `home` it records), never by
+ *     soname through the loader's search path. Every path is built with a
+ *     checked snprintf (too long: an error, never a truncated path), and
+ *     pyvenv.cfg is read by whole lines, as CPython reads it. Built hardened
+ *     (warnings as errors, _FORTIFY_SOURCE=2, stack protector, full RELRO).
  *  5. Shared runtimes: a pyvenv.cfg whose `home` is a relative path (a
  *     pydepot environment in the shared layout) is resolved against the
  *     real folder of that pyvenv.cfg (as PEP 796 proposes for 3.15), and the
  *     interpreter starts on that runtime with this environment as sys.prefix:
  *     a venv whose base is found by a relative path, wherever the depot is.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE 1 /* as pyconfig.h defines it */
 #include <Python.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +45,21 @@
 #ifndef PYDEPOT_LIBPYTHON
 #error "define PYDEPOT_LIBPYTHON as the file name of libpython, e.g. \"libpython3.12.so.1.0\""
 #endif
+
+/* snprintf that says whether everything fit: a path cut short could name
+ * another file (its dirname an ancestor's pyvenv.cfg), so a caller never
+ * uses a truncated result. */
+__attribute__((format(printf, 3, 4))) static int fmt(char *out, size_t size, const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    int n = vsnprintf(out, size, format, args);
+    va_end(args);
+    if (n < 0 || (size_t)n >= size) {
+        if (size) out[0] = '\0';
+        return 0;
+    }
+    return 1;
+}
 
 /* Variables that can only break this interpreter (another Python's home):
  * always set aside. */
@@ -59,7 +79,7 @@ static const char *const HOST_ASIDE[] = {
  * inherit it (the start-up hook puts the variable itself back). */
 static void set_aside(const char *name, int always) {
     char key[96];
-    snprintf(key, sizeof key, "PYDEPOT_HOST_%s", name);
+    if (!fmt(key, sizeof key, "PYDEPOT_HOST_%s", name)) return;
     const char *value = getenv(name);
     const char *stash = getenv(key);
     if (value == NULL) {
@@ -71,8 +91,7 @@ static void set_aside(const char *name, int always) {
     size_t n = strlen(value) + 2;
     char *recorded = malloc(n);
     if (recorded == NULL) return;
-    snprintf(recorded, n, "1%s", value);
-    setenv(key, recorded, 1);
+    if (fmt(recorded, n, "1%s", value)) setenv(key, recorded, 1);
     free(recorded);
     unsetenv(name);
 }
@@ -94,12 +113,12 @@ static void invoked_path(const char *argv0, char *out, size_t size) {
     if (argv0 == NULL || argv0[0] == '\0') return;
     if (strchr(argv0, '/')) {
         if (argv0[0] == '/') {
-            snprintf(out, size, "%s", argv0);
+            fmt(out, size, "%s", argv0);
         } else {
             char cwd[PATH_MAX];
-            if (getcwd(cwd, sizeof cwd)) snprintf(out, size, "%s/%s", cwd, argv0);
+            if (getcwd(cwd, sizeof cwd)) fmt(out, size, "%s/%s", cwd, argv0);
         }
-        return;
+        return; /* too long: unresolved, "" */
     }
     const char *path = getenv("PATH");
     if (path == NULL) return;
@@ -107,10 +126,9 @@ static void invoked_path(const char *argv0, char *out, size_t size) {
     while (*path) {
         const char *end = strchr(path, ':');
         size_t len = end ? (size_t)(end - path) : strlen(path);
-        if (len > 0 && len < sizeof candidate - 2 - strlen(argv0)) {
-            snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, path, argv0);
+        if (len > 0 && len < INT_MAX && fmt(candidate, sizeof candidate, "%.*s/%s", (int)len, path, argv0)) {
             if (is_file(candidate) && access(candidate, X_OK) == 0) {
-                snprintf(out, size, "%s", candidate);
+                fmt(out, size, "%s", candidate);
                 return;
             }
         }
@@ -126,20 +144,26 @@ static void dirname_in_place(char *p) {
     else *slash = '\0';
 }
 
-/* `home = <dir>` of the pyvenv.cfg next to or above `exe`, if there is one;
- * `cfg_dir` (PATH_MAX) receives the folder holding that pyvenv.cfg. */
+/* `home = <dir>` of the pyvenv.cfg next to or above `exe`, if there is one:
+ * 1 found, 0 none, -1 a path or value too long to hold (never truncated).
+ * `cfg_dir` (PATH_MAX) receives the folder holding that pyvenv.cfg. The file
+ * is read by whole lines, as CPython's getpath reads it: a line longer than
+ * any buffer is one line, never a second `key = value`. */
 static int venv_home(const char *exe, char *home, size_t size, char *cfg_dir) {
     char dir[PATH_MAX], cfg[PATH_MAX + 16];
-    snprintf(dir, sizeof dir, "%s", exe);
+    if (!fmt(dir, sizeof dir, "%s", exe)) return -1;
     for (int up = 0; up < 2; up++) {
         dirname_in_place(dir);
         if (dir[0] == '\0') return 0;
-        snprintf(cfg, sizeof cfg, "%s/pyvenv.cfg", strcmp(dir, "/") == 0 ? "" : dir);
-        FILE *f = fopen(cfg, "r");
+        if (!fmt(cfg, sizeof cfg, "%s/pyvenv.cfg", strcmp(dir, "/") == 0 ? "" : dir)) return -1;
+        FILE *f = fopen(cfg, "re");
         if (f == NULL) continue;
-        char line[PATH_MAX + 64];
+        char *line = NULL;
+        size_t capacity = 0;
+        ssize_t length;
         int found = 0;
-        while (!found && fgets(line, sizeof line, f)) {
+        while (!found && (length = getline(&line, &capacity, f)) >= 0) {
+            if (memchr(line, '\0', (size_t)length)) continue; /* not a text line */
             char *eq = strchr(line, '=');
             if (eq == NULL) continue;
             char *key = line, *key_end = eq;
@@ -150,11 +174,12 @@ static int venv_home(const char *exe, char *home, size_t size, char *cfg_dir) {
             while (*value == ' ' || *value == '\t') value++;
             size_t n = strcspn(value, "\r\n");
             while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t')) n--;
-            snprintf(home, size, "%.*s", (int)n, value);
-            found = home[0] != '\0';
+            if (n >= size || n > INT_MAX) found = -1;
+            else found = fmt(home, size, "%.*s", (int)n, value) && home[0] != '\0';
         }
+        free(line);
         fclose(f);
-        if (found) snprintf(cfg_dir, PATH_MAX, "%s", dir);
+        if (found == 1 && !fmt(cfg_dir, PATH_MAX, "%s", dir)) return -1;
         return found;
     }
     return 0;
@@ -174,6 +199,8 @@ typedef void (*exit_status_t)(PyStatus);
 typedef void (*clear_config_t)(PyConfig *);
 typedef int (*run_main_t)(void);
 
+#define TOO_LONG(what) fail("a path is too long", what)
+
 int main(int argc, char **argv) {
     char self[PATH_MAX], invoked[PATH_MAX], resolved[PATH_MAX], executable[PATH_MAX * 2], home[PATH_MAX], lib[PATH_MAX * 2];
     char cfg_dir[PATH_MAX], runtime[PATH_MAX], base_executable[PATH_MAX * 2];
@@ -187,43 +214,62 @@ int main(int argc, char **argv) {
      * any other folder symlink are resolved once, at start-up. */
     {
         char dir[PATH_MAX], real_dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s", invoked);
+        if (!fmt(dir, sizeof dir, "%s", invoked)) return TOO_LONG(invoked);
         dirname_in_place(dir);
-        if (trusted && realpath(dir, real_dir) != NULL) snprintf(executable, sizeof executable, "%s/%s", real_dir, strrchr(invoked, '/') + 1);
-        else snprintf(executable, sizeof executable, "%s", self);
+        if (trusted && realpath(dir, real_dir) != NULL) {
+            if (!fmt(executable, sizeof executable, "%s/%s", real_dir, strrchr(invoked, '/') + 1)) return TOO_LONG(real_dir);
+        } else if (!fmt(executable, sizeof executable, "%s", self)) return TOO_LONG(self);
     }
     /* A venv made from this interpreter: CPython's own venv logic applies,
      * and libpython is the one of the interpreter the venv was made from.
      * A relative home: a pydepot environment on a shared runtime. */
     int has_cfg = venv_home(executable, home, sizeof home, cfg_dir);
-    /* Started through a link from elsewhere (a symlink in a temp folder, a
-     * tool's own bin/): the environment this file belongs to decides. */
-    if (!has_cfg) has_cfg = venv_home(self, home, sizeof home, cfg_dir);
+    if (has_cfg < 0) return TOO_LONG(executable);
+    /* Started through a link from elsewhere (a file symlink in ~/bin, a
+     * symlink in a temp folder, a tool's own bin/): the environment this file
+     * belongs to decides, and sys.executable is this file in it, so site.py
+     * finds its pyvenv.cfg and the environment's packages (normal venv
+     * semantics), as if it had been started from there. */
+    if (!has_cfg) {
+        has_cfg = venv_home(self, home, sizeof home, cfg_dir);
+        if (has_cfg < 0) return TOO_LONG(self);
+        if (has_cfg && !fmt(executable, sizeof executable, "%s", self)) return TOO_LONG(self);
+    }
     int shared = has_cfg && home[0] != '/';
-    int in_venv = !shared && trusted && venv_home(invoked, home, sizeof home, cfg_dir);
+    int in_venv = 0;
+    if (!shared && trusted) {
+        in_venv = venv_home(invoked, home, sizeof home, cfg_dir);
+        if (in_venv < 0) return TOO_LONG(invoked);
+    }
     if (shared) {
         char wanted[PATH_MAX * 2];
-        snprintf(wanted, sizeof wanted, "%s/%s", cfg_dir, home);
+        if (!fmt(wanted, sizeof wanted, "%s/%s", cfg_dir, home)) return TOO_LONG(cfg_dir);
         if (realpath(wanted, runtime) == NULL) {
             fprintf(stderr, "pydepot launcher: the runtime of this environment is missing: %s (home = %s in %s/pyvenv.cfg): %s\n", wanted, home, cfg_dir, strerror(errno));
             fprintf(stderr, "hint: the depot holds each Python once, beside the environments (_runtimes/): copy or sync the whole depot folder, not one environment's folder\n");
             return 127;
         }
         /* runtime is <runtime>/bin: the runtime's own interpreter and prefix. */
-        snprintf(base_executable, sizeof base_executable, "%s/%s", runtime, strrchr(self, '/') + 1);
-        snprintf(home, sizeof home, "%s", runtime);
+        if (!fmt(base_executable, sizeof base_executable, "%s/%s", runtime, strrchr(self, '/') + 1)) return TOO_LONG(runtime);
+        if (!fmt(home, sizeof home, "%s", runtime)) return TOO_LONG(runtime);
     } else if (!in_venv) {
-        snprintf(home, sizeof home, "%s", self);
+        if (!fmt(home, sizeof home, "%s", self)) return TOO_LONG(self);
         dirname_in_place(home);
     }
-    snprintf(lib, sizeof lib, "%s/../lib/%s", home, PYDEPOT_LIBPYTHON);
+    if (!fmt(lib, sizeof lib, "%s/../lib/%s", home, PYDEPOT_LIBPYTHON)) return TOO_LONG(home);
     set_host_variables_aside();
 
+    /* libpython only from the resolved runtime (or, in a venv made with
+     * --copies, from the `home` it records): never by soname, which would
+     * search LD_LIBRARY_PATH and could load a host application's libpython
+     * (Maya and Houdini ship one) under this environment's stdlib. */
     void *python = dlopen(lib, RTLD_NOW | RTLD_GLOBAL);
-    /* Not there (a copy of this file elsewhere): the loader's own search,
-     * LD_LIBRARY_PATH included, as a dynamically linked python would do. */
-    if (python == NULL) python = dlopen(PYDEPOT_LIBPYTHON, RTLD_NOW | RTLD_GLOBAL);
-    if (python == NULL) return fail("cannot load libpython", dlerror());
+    if (python == NULL) {
+        const char *error = dlerror();
+        fprintf(stderr, "pydepot launcher: cannot load libpython %s: %s\n", lib, error ? error : "unknown error");
+        fprintf(stderr, "hint: the runtime may be damaged or incompletely synced: run `nx run <env>:verify` (it names the damaged file), or sync the depot again\n");
+        return 127;
+    }
 #define SYMBOL(type, name)                                       \
     type name = (type)dlsym(python, #name);                      \
     if (name == NULL) return fail("libpython lacks", #name);
@@ -252,7 +298,7 @@ int main(int argc, char **argv) {
          * sys.prefix, as in any venv. A set home also keeps getpath from
          * reading the relative `home` against the current folder. */
         char prefix[PATH_MAX];
-        snprintf(prefix, sizeof prefix, "%s", home);
+        if (!fmt(prefix, sizeof prefix, "%s", home)) return TOO_LONG(home);
         dirname_in_place(prefix);
         status = PyConfig_SetBytesString(&config, &config.home, prefix);
         if (PyStatus_Exception(status)) goto failed;

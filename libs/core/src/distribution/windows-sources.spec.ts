@@ -3,66 +3,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { python, testdir, writeFiles } from '../../../../tools/testing';
+import { WINDOWS_PREFIX, wxs } from '../../../../tools/testing/windows';
 import { resolveDistribution } from '.';
 import { unpackDistribution } from '../pipeline/stages';
 import { parseEnvironmentSpec } from '../model/environment';
 
-/** A Windows CPython prefix in miniature, as python.org's MSI and NuGet's tools/ lay it out. */
-const WINDOWS_PREFIX: Record<string, string> = {
-  'python.exe': 'MZ fake',
-  'pythonw.exe': 'MZ fake',
-  'python312.dll': 'MZ fake',
-  'Lib/os.py': '# os\n',
-  'Lib/json/__init__.py': '# json\n',
-  'Lib/test/test_os.py': '# a test\n',
-  'Lib/site-packages/README.txt': 'site\n',
-  'Lib/site-packages/leftover/__init__.py': '# not ours\n',
-  'DLLs/_ssl.pyd': 'MZ fake',
-  'include/patchlevel.h': '#define PY_VERSION "3.12.7"\n',
-  'libs/python312.lib': 'lib',
-};
-
 const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const quiet = { includeStdlibTests: false, log: () => undefined };
-
-/** A WiX source for wixl (run from the tree: Source paths are relative): one component per file, under TARGETDIR\Python312. */
-function wxs(files: string[]): string {
-  const guid = (i: number) => `8e0b2f5c-0000-4000-8000-${String(i).padStart(12, '0')}`;
-  type Node = { dirs: Map<string, Node>; files: string[] };
-  const root: Node = { dirs: new Map(), files: [] };
-  for (const f of files) {
-    const parts = f.split('/');
-    let node = root;
-    for (const p of parts.slice(0, -1)) node = node.dirs.get(p) ?? (node.dirs.set(p, { dirs: new Map(), files: [] }), node.dirs.get(p)!);
-    node.files.push(f);
-  }
-  let n = 0;
-  const refs: string[] = [];
-  const render = (node: Node, indent: string): string =>
-    [
-      ...node.files.map((f) => {
-        const id = ++n;
-        refs.push(`<ComponentRef Id="c${id}"/>`);
-        return `${indent}<Component Id="c${id}" Guid="${guid(id)}"><File Id="f${id}" Name="${path.posix.basename(f)}" Source="${f}" KeyPath="yes"/></Component>`;
-      }),
-      ...[...node.dirs].map(([name, child]) => `${indent}<Directory Id="d${++n}" Name="${name}">\n${render(child, `${indent}  `)}\n${indent}</Directory>`),
-    ].join('\n');
-  const body = render(root, '        ');
-  return `<?xml version="1.0" encoding="utf-8"?>
-<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
-  <Product Id="*" Name="Python 3.12.7 (pydepot test)" Language="1033" Version="3.12.7150" Manufacturer="pydepot tests" UpgradeCode="8e0b2f5c-ffff-4000-8000-000000000000">
-    <Package InstallerVersion="200" Compressed="yes" InstallScope="perMachine"/>
-    <Media Id="1" Cabinet="python.cab" EmbedCab="yes"/>
-    <Directory Id="TARGETDIR" Name="SourceDir">
-      <Directory Id="INSTALLDIR" Name="Python312">
-${body}
-      </Directory>
-    </Directory>
-    <Feature Id="Main" Level="1">${refs.join('')}</Feature>
-  </Product>
-</Wix>
-`;
-}
 
 describe('Windows distributions, prepared on Linux', () => {
   const { dir, cleanup } = testdir({}, 'pydepot-winsrc-');

@@ -31,9 +31,16 @@ export async function acquireFileLock(file: string, options: LockOptions & { act
   for (;;) {
     try {
       const handle = await fs.open(file, 'wx');
-      await handle.chmod(0o644); // others read who holds it, whatever this agent's umask
-      await handle.writeFile(JSON.stringify(me));
-      await handle.close();
+      try {
+        await handle.chmod(0o644); // others read who holds it, whatever this agent's umask
+        await handle.writeFile(JSON.stringify(me));
+        await handle.close();
+      } catch (error) {
+        // Created but not written (a full disk): never leave a lock nobody holds for the next run to wait out.
+        await handle.close().catch(() => undefined);
+        await fs.rm(file, { force: true }).catch(() => undefined);
+        throw Object.assign(error as Error, { lockCreated: true });
+      }
       const timer = setInterval(() => {
         const now = new Date();
         fs.utimes(file, now, now).catch(() => undefined);
@@ -47,10 +54,17 @@ export async function acquireFileLock(file: string, options: LockOptions & { act
         },
       };
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+        throw new PydepotError(`cannot write ${path.dirname(file)}: ${code === 'EROFS' ? 'it is on a read-only file system' : `permission denied for ${os.userInfo().username}`} (the ${options.activity} of ${options.subject} takes a lock there)`, {
+          path: path.dirname(file),
+          hint: `run it as an account that may write ${path.dirname(file)} (a publishing agent's), or ask whoever owns it for write access`,
+        });
+      }
+      if (code !== 'EEXIST') {
         throw new PydepotError(`cannot create the ${options.activity} lock ${file}: ${(error as Error).message}`, {
           path: file,
-          hint: `check that ${path.dirname(file)} is mounted and writable`,
+          hint: `check that ${path.dirname(file)} is mounted, writable and not full`,
         });
       }
     }

@@ -37,8 +37,8 @@ export async function installLauncher(prefix: string, minor: string, log: (m: st
     });
   }
   const tmp = `${exe}.pydepot-launcher`;
-  log(`building the interpreter launcher with ${path.basename(compiler)}`);
-  await run(compiler, ['-O2', '-s', '-o', tmp, LAUNCHER_SOURCE, `-I${include}`, `-DPYDEPOT_LIBPYTHON="${libpython}"`, '-ldl'], {
+  log(`building the interpreter launcher with ${path.basename(compiler.file)}`);
+  await run(compiler.file, [...compiler.args, ...LAUNCHER_CFLAGS, '-o', tmp, LAUNCHER_SOURCE, `-I${include}`, `-DPYDEPOT_LIBPYTHON="${libpython}"`, '-ldl'], {
     failure: `cannot compile the interpreter launcher for bin/python${minor}`,
     hint: 'check that the C compiler works (a compiler that builds C extensions builds the launcher)',
   });
@@ -46,6 +46,15 @@ export async function installLauncher(prefix: string, minor: string, log: (m: st
   await fs.rename(tmp, exe);
   return true;
 }
+
+/**
+ * The launcher runs in every artist's process: built hardened. Warnings are
+ * errors (a new compiler's warning is a question to answer, not to ship),
+ * _FORTIFY_SOURCE=2 checks buffer writes the compiler can size, a stack
+ * protector, position independence and full RELRO (`-z relro -z now`: the
+ * GOT is read-only before main runs).
+ */
+export const LAUNCHER_CFLAGS = ['-O2', '-s', '-Wall', '-Wextra', '-Werror', '-Wformat=2', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-fPIE', '-pie', '-Wl,-z,relro', '-Wl,-z,now', '-Wl,-z,noexecstack'];
 
 /** The file name of the libpython the interpreter needs (DT_NEEDED), if it is in lib/. */
 async function findLibpython(prefix: string, minor: string, exe: Buffer): Promise<string | undefined> {
@@ -55,16 +64,17 @@ async function findLibpython(prefix: string, minor: string, exe: Buffer): Promis
   return undefined;
 }
 
-async function findCompiler(env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const wanted = env.CC ? [env.CC] : ['cc', 'gcc', 'clang'];
-  for (const name of wanted) {
+/** CC may carry arguments, as make's does (`ccache gcc`, `gcc -m64`): the first word is the program. */
+export async function findCompiler(env: NodeJS.ProcessEnv): Promise<{ file: string; args: string[] } | undefined> {
+  const wanted = env.CC?.trim() ? [env.CC.trim().split(/\s+/)] : [['cc'], ['gcc'], ['clang']];
+  for (const [name, ...args] of wanted) {
     if (name.includes('/')) {
-      if (await exists(name, constants.X_OK)) return name;
+      if (await exists(name, constants.X_OK)) return { file: name, args };
       continue;
     }
     for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
       const candidate = path.join(dir, name);
-      if (await exists(candidate, constants.X_OK)) return candidate;
+      if (await exists(candidate, constants.X_OK)) return { file: candidate, args };
     }
   }
   return undefined;
@@ -89,9 +99,12 @@ export function launchHook(policy: PythonPathPolicy): { module: string; pth: str
 pydepot's launcher set aside the interpreter variables (PYTHONHOME,
 PYTHONPATH, ...) that the launching host application set, recording each in
 PYDEPOT_HOST_<NAME> ("1<value>" or "0"): this interpreter never used them.
-Child processes get them back. PYTHONPATH entries are appended to sys.path
-(after the environment's own paths) only when the environment's
-"pythonPath" policy is "append".
+Child processes get them back. PYTHONSTARTUP comes back only after the
+interactive prompt would have read it (in sys.__interactivehook__), so a
+host's start-up file never runs here. PYTHONPATH entries are appended to
+sys.path only when the environment's "pythonPath" policy is "append", and
+then after every site-packages folder (the environment's and its runtime's):
+a host path can add modules, never shadow one this environment holds.
 """
 import os
 import sys
@@ -99,19 +112,66 @@ import sys
 PYTHONPATH_POLICY = ${JSON.stringify(policy)}
 
 
-def _restore():
+def _host_values():
     for key, stash in list(os.environ.items()):
-        if not key.startswith("PYDEPOT_HOST_") or not stash.startswith("1"):
+        if key.startswith("PYDEPOT_HOST_") and stash.startswith("1"):
+            name = key[len("PYDEPOT_HOST_"):]
+            if name not in os.environ:  # set: honoured, a parent process of this environment chose it
+                yield name, stash[1:]
+
+
+def _append_host_path(value):
+    for entry in value.split(os.pathsep):
+        entry = os.path.abspath(entry) if entry else ""
+        if entry and entry not in sys.path:
+            sys.path.append(entry)
+
+
+def _after_site(work):
+    # This module is imported from a .pth while site.py is still adding site-packages
+    # folders (the runtime's come after the environment's): run \`work\` once site.py is done,
+    # just before it runs sitecustomize.
+    import site
+    original = getattr(site, "execsitecustomize", None)
+    if original is None:
+        work()
+        return
+
+    def execsitecustomize():
+        site.execsitecustomize = original
+        work()
+        original()
+
+    site.execsitecustomize = execsitecustomize
+
+
+def _restore():
+    deferred = []
+    for name, value in _host_values():
+        if name == "PYTHONSTARTUP":
+            deferred.append(value)
             continue
-        name, value = key[len("PYDEPOT_HOST_"):], stash[1:]
-        if name in os.environ:
-            continue  # honoured: a parent process of this environment set it
         os.environ[name] = value
         if name == "PYTHONPATH" and PYTHONPATH_POLICY == "append":
-            for entry in value.split(os.pathsep):
-                entry = os.path.abspath(entry) if entry else ""
-                if entry and entry not in sys.path:
-                    sys.path.append(entry)
+            _after_site(lambda value=value: _append_host_path(value))
+    if deferred:
+        _after_site(lambda: _defer_startup(deferred[0]))
+
+
+def _defer_startup(value):
+    # CPython reads PYTHONSTARTUP for an interactive prompt right before it calls
+    # sys.__interactivehook__: put it back for child processes only then.
+    hook = getattr(sys, "__interactivehook__", None)
+
+    def interactivehook():
+        os.environ.setdefault("PYTHONSTARTUP", value)
+        if hook is not None:
+            hook()
+
+    if sys.argv[:1] in ([""], ["-"]):
+        sys.__interactivehook__ = interactivehook
+    else:
+        os.environ.setdefault("PYTHONSTARTUP", value)
 
 
 _restore()
