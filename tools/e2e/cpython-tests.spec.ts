@@ -3,7 +3,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSyn
 import * as path from 'node:path';
 import { getPublisher } from '../../libs/core/src';
 import { pyenvPython, testdir } from '../testing';
-import { buildEnvironment, buildSharedEnvironment, quiet } from './helpers';
+import { buildEnvironment, quiet } from './helpers';
 
 jest.setTimeout(900_000);
 
@@ -71,8 +71,7 @@ describe.each([
     const specFile = path.join(dir, 'ws/environments/stdlib-tests/environment.json');
     mkdirSync(path.dirname(specFile), { recursive: true });
     writeFileSync(specFile, JSON.stringify({ python: minor, includeStdlibTests: true, layout }));
-    const { manifest, root } =
-      layout === 'shared' ? await buildSharedEnvironment(specFile, path.join(dir, 'ws/dist/pydepot')) : await buildEnvironment(specFile, path.join(dir, 'ws/dist/pydepot/stdlib-tests'));
+    const { manifest, root } = await buildEnvironment(specFile, path.join(dir, 'ws/dist/pydepot/stdlib-tests'));
     const depot = path.join(dir, 'ws/dist/depot');
     const published = (await getPublisher(depot).publish({ buildPath: root, manifest, ...quiet })).location;
     // The shared layout moves as a depot (the environment finds its runtime in it); the self-contained one alone.

@@ -6,8 +6,9 @@ import {
   buildRuntime,
   cacheDir,
   createEnvironment,
-  createSharedEnvironment,
+  createVenvStage,
   ensureRuntime,
+  formatPythonRequest,
   EnvironmentManifest,
   EnvironmentSpec,
   installRequirements,
@@ -18,30 +19,40 @@ import { testdir } from '../testing';
 
 export const quiet = { log: () => undefined };
 
-/** Run the four build stages through the core library, as the executors do. */
-export async function buildEnvironment(specFile: string, buildDir: string): Promise<{ spec: EnvironmentSpec; manifest: EnvironmentManifest; root: string }> {
+/**
+ * What the inferred targets run, through the core functions the executors
+ * call: the spec's runtime (`<buildDir>/../_runtimes/`, as the runtime target
+ * builds it), the venv stage in the layout the one decision gives
+ * (`createVenvStage`, as the venv target), then install, audited against
+ * where the interpreter came from (the runtime manifest's originPaths). The
+ * environment's stages are `<buildDir>/venv` and `<buildDir>/env`, two levels
+ * below the runtimes, as in the depot.
+ */
+export async function buildEnvironment(specFile: string, buildDir: string): Promise<{ spec: EnvironmentSpec; manifest: EnvironmentManifest; root: string; runtime: string }> {
+  const spec = loadEnvironmentSpec(specFile);
+  const manifestPath = path.join(path.dirname(buildDir), '_runtimes', `${spec.name}.json`);
+  const request = { python: formatPythonRequest(spec.python), includeStdlibTests: spec.includeStdlibTests };
+  const runtime = await buildRuntime({ request, workspaceRoot: path.dirname(specFile), manifestPath, cacheDir: cacheDir(), ...quiet })
+    .then(() => ensureRuntime(manifestPath, { workspaceRoot: path.dirname(specFile), cacheDir: cacheDir(), ...quiet }));
+  await createVenvStage({ spec, runtime, outputPath: path.join(buildDir, 'venv'), ...quiet });
+  const manifest = await installRequirements({
+    inputPath: path.join(buildDir, 'venv'),
+    outputPath: path.join(buildDir, 'env'),
+    spec,
+    cacheDir: cacheDir(),
+    forbiddenPaths: runtime.manifest.originPaths,
+    ...quiet,
+  });
+  return { spec, manifest, root: path.join(buildDir, 'env'), runtime: runtime.root };
+}
+
+/** The stages of a project configured by hand (unpack → ensurepip → venv → install), through the core library. */
+export async function buildHandConfigured(specFile: string, buildDir: string): Promise<{ spec: EnvironmentSpec; manifest: EnvironmentManifest; root: string }> {
   const spec = loadEnvironmentSpec(specFile);
   const stage = (name: string) => path.join(buildDir, name);
   await unpackDistribution({ spec, outputPath: stage('unpack'), cacheDir: cacheDir(), ...quiet });
   await bootstrapPip({ inputPath: stage('unpack'), outputPath: stage('ensurepip'), ...quiet });
   await createEnvironment({ inputPath: stage('ensurepip'), outputPath: stage('venv'), name: spec.name, ...quiet });
-  const manifest = await installRequirements({ inputPath: stage('venv'), outputPath: stage('env'), spec, cacheDir: cacheDir(), ...quiet });
-  return { spec, manifest, root: stage('env') };
-}
-
-/**
- * The shared layout through the core library, as the runtime, venv and
- * install executors do: the runtime in `<buildDir>/_runtimes/`, the
- * environment's stages in `<buildDir>/<name>/`.
- */
-export async function buildSharedEnvironment(specFile: string, buildDir: string): Promise<{ spec: EnvironmentSpec; manifest: EnvironmentManifest; root: string }> {
-  const spec = loadEnvironmentSpec(specFile);
-  const manifestPath = path.join(buildDir, '_runtimes', 'runtime.json');
-  const request = { python: spec.python.source === 'version' ? spec.python.version : (spec.python as never), includeStdlibTests: spec.includeStdlibTests };
-  await buildRuntime({ request, workspaceRoot: path.dirname(specFile), manifestPath, cacheDir: cacheDir(), ...quiet });
-  const runtime = await ensureRuntime(manifestPath, { workspaceRoot: path.dirname(specFile), cacheDir: cacheDir(), ...quiet });
-  const stage = (name: string) => path.join(buildDir, spec.name, name);
-  await createSharedEnvironment({ runtime, outputPath: stage('venv'), name: spec.name, ...quiet });
   const manifest = await installRequirements({ inputPath: stage('venv'), outputPath: stage('env'), spec, cacheDir: cacheDir(), ...quiet });
   return { spec, manifest, root: stage('env') };
 }

@@ -25,6 +25,7 @@ describe('pipeline (CPython 3.12, local wheels)', () => {
     path.join(dir, 'ws/environments/hello/environment.json'),
     JSON.stringify({
       python: '3.12',
+      layout: 'self-contained',
       packages: ['hello-tool==1.0.0'],
       index: { noIndex: true, findLinks: ['../../wheels'] },
       verify: { imports: ['hello_tool'], commands: [['hello-tool']] },

@@ -48,7 +48,8 @@ describe.each(VERSIONS)('relocation guarantee: CPython %s', (minor) => {
   makeWheel(wheels, 'dep-pkg', '2.1.0');
   const specFile = path.join(ws, 'environments/reloc/environment.json');
   mkdirSync(path.dirname(specFile), { recursive: true });
-  writeFileSync(specFile, JSON.stringify({ python: minor, packages: ['hello-tool==1.0.0', 'dep-pkg==2.1.0'], index: { noIndex: true, findLinks: ['../../wheels'] } }));
+  // Self-contained: the environment moves alone (the shared layout moves as a depot: shared-runtimes.spec.ts).
+  writeFileSync(specFile, JSON.stringify({ python: minor, layout: 'self-contained', packages: ['hello-tool==1.0.0', 'dep-pkg==2.1.0'], index: { noIndex: true, findLinks: ['../../wheels'] } }));
   const source = realpathSync(path.dirname(path.dirname(pyenvPython(minor))));
   let published = '';
 

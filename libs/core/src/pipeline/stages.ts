@@ -12,6 +12,8 @@ import { LAUNCH_HOOK, launchHook } from '../interpreter/launcher';
 import { fixInstalledRunpaths, makeRelocatable } from '../interpreter/relocate';
 import { RuntimeManifest, RUNTIMES_FROM_ENVIRONMENT, unpackPrefix } from './runtime';
 import { EnvironmentSpec } from '../model/environment';
+import { decideLayout } from '../model/layout';
+import { runStage } from './delta';
 import { auditTree, formatFindings } from '../verify/audit';
 import { writeActivators } from '../environment/activators';
 import { hostLayout, minorOf, sharedLayoutFiles } from '../environment/layout';
@@ -124,6 +126,27 @@ export async function createSharedEnvironment(options: StageLog & { runtime: { m
     await writeStageIndex(tmp, await indexTree(tmp, (rel) => !METADATA_FILES.has(rel)));
     return manifest;
   });
+}
+
+/**
+ * The venv target of an environment that names a Python: its layout by the
+ * one decision (the spec's, confirmed by what the built runtime can do),
+ * then a venv whose home is the shared runtime (a few files, recorded as a
+ * delta over nothing) or a private copy of the runtime (a delta over it).
+ */
+export async function createVenvStage(
+  options: StageLog & { spec: EnvironmentSpec; runtime: { manifest: RuntimeManifest; root: string }; outputPath: string; delta?: boolean },
+): Promise<EnvironmentManifest> {
+  const { spec, runtime, outputPath, log } = options;
+  const named = { outputPath, name: spec.name, description: spec.description, log };
+  const decision = decideLayout({ intent: spec.layout, publishTo: spec.publish.to, runtime: { launcher: runtime.manifest.launcher, version: runtime.manifest.python.version } });
+  if (decision.layout === 'shared') {
+    const manifest = await runStage({ output: outputPath, delta: options.delta }, () => createSharedEnvironment({ ...named, runtime }));
+    log(`shared layout: runs on runtime ${runtime.manifest.id}`);
+    return manifest;
+  }
+  if (spec.layout === 'shared') log(`runtime ${runtime.manifest.id} cannot be shared (${decision.reason}): this environment gets a private copy of it (layout "self-contained")`);
+  return runStage({ input: runtime.root, output: outputPath, delta: options.delta }, (inputPath) => createEnvironment({ ...named, inputPath: inputPath! }));
 }
 
 /** install: the spec's packages, then the content-derived version id. */
