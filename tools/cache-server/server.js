@@ -37,7 +37,23 @@ const FLAGS = {
   '--host': 'host', '--port': 'port', '--dir': 'dir', '--token': 'tokens', '--read-token': 'readTokens',
   '--config': 'configFile', '--max-size': 'maxSize', '--s3-bucket': 's3Bucket', '--s3-prefix': 's3Prefix',
   '--s3-endpoint': 's3Endpoint', '--s3-region': 's3Region',
+  '--header-timeout': 'headerTimeout', '--body-timeout': 'bodyTimeout', '--max-connections': 'maxConnections',
 };
+
+/**
+ * Limits a slow or hostile client meets (docs/REMOTE-CACHE.md, "Limits"):
+ * the request line and headers must arrive within headerTimeout; a
+ * connection that sends or takes nothing for bodyTimeout is closed (an
+ * upload cut that way is the client's 400, and its spool file goes); at
+ * most maxConnections sockets at once, the rest refused at accept.
+ */
+const LIMIT_DEFAULTS = { headerTimeout: 10, bodyTimeout: 30, maxConnections: 64 };
+
+function parseLimit(flag, value, min) {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || String(value).trim() === '') throw new Error(`${flag} must be a number of at least ${min}; got "${value}"`);
+  return n;
+}
 
 function parseArgs(argv, env) {
   const options = {
@@ -52,6 +68,9 @@ function parseArgs(argv, env) {
     s3Prefix: env.NX_CACHE_S3_PREFIX,
     s3Endpoint: env.NX_CACHE_S3_ENDPOINT,
     s3Region: env.NX_CACHE_S3_REGION || env.AWS_REGION || env.AWS_DEFAULT_REGION,
+    headerTimeout: env.NX_CACHE_HEADER_TIMEOUT ?? LIMIT_DEFAULTS.headerTimeout,
+    bodyTimeout: env.NX_CACHE_BODY_TIMEOUT ?? LIMIT_DEFAULTS.bodyTimeout,
+    maxConnections: env.NX_CACHE_MAX_CONNECTIONS ?? LIMIT_DEFAULTS.maxConnections,
     quiet: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -71,6 +90,9 @@ function parseArgs(argv, env) {
   if (!options.dir && !options.s3Bucket) throw new Error('--dir (or NX_CACHE_DIR: the folder that stores the artifacts) or --s3-bucket (or NX_CACHE_S3_BUCKET) is required');
   if (options.s3Prefix && !/^[A-Za-z0-9!_.*'()/-]*\/$/.test(options.s3Prefix)) throw new Error(`--s3-prefix (NX_CACHE_S3_PREFIX) must end with "/" and use plain key characters; got "${options.s3Prefix}"`);
   if (options.s3Endpoint && !/^https?:\/\//.test(options.s3Endpoint)) throw new Error(`--s3-endpoint (NX_CACHE_S3_ENDPOINT) must start with http:// or https://; got "${options.s3Endpoint}"`);
+  options.headerTimeout = parseLimit('--header-timeout (NX_CACHE_HEADER_TIMEOUT, seconds)', options.headerTimeout, 0.1);
+  options.bodyTimeout = parseLimit('--body-timeout (NX_CACHE_BODY_TIMEOUT, seconds)', options.bodyTimeout, 0.1);
+  options.maxConnections = parseLimit('--max-connections (NX_CACHE_MAX_CONNECTIONS)', options.maxConnections, 1);
   // A folder is bounded by default; a bucket by its lifecycle rules unless --max-size is given.
   options.maxSize = options.maxSize !== undefined ? parseSize(options.maxSize) : options.dir ? parseSize('50G') : undefined;
   loadAccess({ ...options, env }); // fail at start on a bad token setup
@@ -211,7 +233,10 @@ function createCacheServer(options) {
       });
       const cutShort = () => Object.assign(new Error(`upload cut short: ${size} of ${declared ?? 'unknown'} bytes`), { status: 400 });
       await pipeline(req, fs.createWriteStream(spool.path, { flags: 'r+', start: spool.offset })).catch((error) => {
-        throw req.complete ? error : cutShort(); // the client went away: its upload, not the server, failed
+        // The client went away (mid-body, or right after the last byte, before the spool was closed):
+        // its upload, not the server, failed. Only an error of the spool file itself is the server's.
+        if (!req.complete || req.destroyed || CLIENT_GONE.has(error.code)) throw cutShort();
+        throw error;
       });
       if (!req.complete || (declared !== undefined && size !== declared)) throw cutShort();
       log(`PUT ${name} storing ${size} bytes in ${store.describe()}`);
@@ -228,7 +253,8 @@ function createCacheServer(options) {
     }
   };
 
-  const server = http.createServer(async (req, res) => {
+  const headerMs = (options.headerTimeout ?? LIMIT_DEFAULTS.headerTimeout) * 1000;
+  const server = http.createServer({ headersTimeout: headerMs, requestTimeout: 0, connectionsCheckingInterval: Math.min(headerMs, 1000) }, async (req, res) => {
     const url = new URL(req.url || '/', 'http://cache');
     if (req.method === 'GET' && /^(\/ns\/[^/]+)?\/health$/.test(url.pathname)) return text(res, 200, 'ok');
     const m = /^(?:\/ns\/([^/]+))?\/v1\/cache\/([A-Za-z0-9_-]{1,128})$/.exec(url.pathname);
@@ -261,9 +287,16 @@ function createCacheServer(options) {
       else res.destroy();
     }
   });
+  server.maxConnections = options.maxConnections ?? LIMIT_DEFAULTS.maxConnections;
+  // Idle sockets (a stalled body, a client that stopped reading) are closed: no connection or spool file is held for long.
+  server.setTimeout((options.bodyTimeout ?? LIMIT_DEFAULTS.bodyTimeout) * 1000, (socket) => socket.destroy());
+  server.on('drop', (data) => log(`connection from ${data?.remoteAddress ?? 'a client'} refused: ${server.maxConnections} connections open (--max-connections)`));
   server.store = store;
   return server;
 }
+
+/** Stream errors that mean the client closed its end. */
+const CLIENT_GONE = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED']);
 
 module.exports = { createCacheServer, parseArgs, parseSize };
 

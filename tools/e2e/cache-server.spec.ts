@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import * as path from 'node:path';
 import { testdir } from '../testing';
 import { listenCacheServer } from '../testing/cache-server';
@@ -94,6 +95,72 @@ describe('tools/cache-server', () => {
     expect((await call('GET', 'cut1', 'rw')).status).toBe(404);
     expect(existsSync(record('cut1'))).toBe(false);
     expect(readdirSync(path.join(dir, 'tmp'))).toEqual([]);
+  });
+
+  it('closes a client that stalls in its headers or its body (the spool file goes with it) and refuses connections past its limit', async () => {
+    const { dir: limited, cleanup: done } = testdir({}, 'pydepot-cache-limits-');
+    const printed: string[] = [];
+    const server = await listenCacheServer({ dir: limited, tokens: ['rw'], headerTimeout: 0.5, bodyTimeout: 0.5, maxConnections: 2, quiet: false });
+    const port = Number(new URL(server.url).port);
+    const write = process.stdout.write;
+    process.stdout.write = ((line: string) => (printed.push(String(line)), true)) as typeof process.stdout.write;
+    /** A raw socket: sends `data`, then waits for the server to close it; resolves with what it answered and how long it took. */
+    const raw = (data: string) =>
+      new Promise<{ answer: string; ms: number }>((resolve) => {
+        const started = Date.now();
+        const socket = connect(port, '127.0.0.1', () => socket.write(data));
+        let answer = '';
+        socket.on('data', (d) => (answer += d));
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve({ answer, ms: Date.now() - started }));
+      });
+    try {
+      // Headers never finished: closed after the header timeout (well before Node's 60 s default).
+      const headers = await raw('PUT /v1/cache/slow1 HTTP/1.1\r\nHost: x\r\n');
+      expect(headers.ms).toBeLessThan(5_000);
+      // A body that stops halfway: closed after the body timeout; no record, no spool file, a 400 in the log, no warning.
+      const body = await raw('PUT /v1/cache/slow2 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer rw\r\nContent-Length: 1000\r\n\r\n' + 'a'.repeat(100));
+      expect(body.ms).toBeLessThan(5_000);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(existsSync(path.join(limited, 'v2', '_root', 'slow2'))).toBe(false);
+      expect(readdirSync(path.join(limited, 'tmp'))).toEqual([]);
+      // A client that drops right after its last byte: a stored record or the client's 400, never a server warning.
+      for (let i = 0; i < 5; i++) {
+        await new Promise<void>((resolve) => {
+          const socket = connect(port, '127.0.0.1', () =>
+            socket.write(`PUT /v1/cache/drop${i} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer rw\r\nContent-Length: 5000\r\n\r\n${'b'.repeat(5000)}`, () => (socket.destroy(), resolve())),
+          );
+          socket.on('error', () => resolve());
+        });
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      expect(readdirSync(path.join(limited, 'tmp'))).toEqual([]);
+      // Two connections held open: a third is refused at accept.
+      const held = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
+      await new Promise((r) => setTimeout(r, 100));
+      const third = await raw('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(third.answer).toBe('');
+      held.forEach((s) => s.destroy());
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await raw('GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).answer).toContain('200 OK');
+    } finally {
+      process.stdout.write = write;
+      await server.close();
+      done();
+    }
+    const log = printed.join('');
+    expect(log).toMatch(/PUT slow2 400 upload cut short: 100 of 1000 bytes/);
+    expect(log).toMatch(/refused: 2 connections open/);
+    expect(log).not.toContain('WARNING');
+  });
+
+  it('takes its limits from flags and the environment, and refuses nonsense', () => {
+    const base = ['--dir', dir, '--token', 't'];
+    expect(parseArgs(base, {})).toMatchObject({ headerTimeout: 10, bodyTimeout: 30, maxConnections: 64 });
+    expect(parseArgs([...base, '--header-timeout', '2', '--body-timeout', '5', '--max-connections', '8'], {})).toMatchObject({ headerTimeout: 2, bodyTimeout: 5, maxConnections: 8 });
+    expect(parseArgs(base, { NX_CACHE_MAX_CONNECTIONS: '16' })).toMatchObject({ maxConnections: 16 });
+    expect(() => parseArgs([...base, '--max-connections', '0'], {})).toThrow('--max-connections (NX_CACHE_MAX_CONNECTIONS) must be a number of at least 1; got "0"');
+    expect(() => parseArgs([...base, '--body-timeout', 'soon'], {})).toThrow(/--body-timeout .* got "soon"/);
   });
 
   it('evicts the least recently used records beyond its size limit', async () => {

@@ -66,7 +66,8 @@ describe('locked, hashed installs', () => {
     // Same name and version, different content: what a compromised mirror would serve.
     rmSync(path.join(tampered, 'wheelhouse/hello_tool-1.0.0-py3-none-any.whl'));
     makeWheel(path.join(tampered, 'wheelhouse'), 'hello-tool', '1.0.0', { script: 'hello-tool', module: 'print("owned")\ndef main(): pass\n' });
-    const out = path.join(dir, 'tampered-env');
+    // A stage beside the venv it installs into (the runtime is two levels up, as for every stage).
+    const out = path.join(ws1, 'dist/pydepot/locked/tampered-env');
     const error = await installRequirements({ inputPath: path.join(ws1, 'dist/pydepot/locked/venv'), outputPath: out, spec: loadEnvironmentSpec(specFile(tampered)), cacheDir: cacheDir(), ...quiet }).catch((e) => e);
     expect(String(error.message)).toContain('pip could not install the packages of environment "locked"');
     expect(String(error.output)).toMatch(/DO NOT MATCH THE HASHES[\s\S]*hello[-_]tool/i);

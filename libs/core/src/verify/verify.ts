@@ -1,5 +1,7 @@
 import { promises as fs } from 'node:fs';
+import { checkTreeIntegrity, describeProblems } from '../environment/integrity';
 import { readManifest } from '../environment/manifest';
+import * as path from 'node:path';
 import { PydepotError } from '../errors';
 import { Publisher } from '../publish/publisher';
 import { EnvironmentSpec } from '../model/environment';
@@ -41,14 +43,49 @@ export async function verifyPublished(options: {
   spec: EnvironmentSpec;
   publisher: Publisher;
   forbiddenPaths?: string[];
+  /** Compare every file's sha256 with the published index, not only sizes. */
+  full?: boolean;
   log: (m: string) => void;
-}): Promise<{ location: string; version: string; passed: string[]; audited: boolean }> {
+}): Promise<{ location: string; version: string; passed: string[]; audited: boolean; filesChecked: number }> {
   const tree = await options.publisher.checkout(options.spec.name);
   try {
     options.log(`checking ${options.spec.name} ${tree.version} (current) at ${tree.path}`);
+    const filesChecked = await checkIntegrity(tree.path, options.spec.name, tree.version, options.full === true);
     const result = await checkPublishedTree({ tree: tree.path, spec: options.spec, forbiddenPaths: options.forbiddenPaths });
-    return { location: tree.path, version: tree.version, ...result };
+    return { location: tree.path, version: tree.version, filesChecked, ...result };
   } finally {
     await tree.dispose();
   }
+}
+
+/**
+ * The version and the runtime it runs on, against the file index each was
+ * published with, before anything runs from them: a damaged file is named
+ * (a truncated libpython would only show as a SIGBUS). Returns how many
+ * entries were checked.
+ */
+async function checkIntegrity(root: string, name: string, version: string, full: boolean): Promise<number> {
+  const manifest = await readManifest(root).catch(() => undefined);
+  const trees: Array<{ what: string; root: string; hint: string }> = [
+    { what: `${name} ${version}`, root, hint: `publish it again (nx run ${name}:publish --skip-nx-cache), or sync the depot again` },
+  ];
+  if (manifest?.runtime) {
+    trees.push({
+      what: `runtime ${manifest.runtime.id} (that ${name} runs on)`,
+      root: path.resolve(root, manifest.runtime.path),
+      hint: `publish any environment on it (nx run ${name}:publish): a damaged runtime is repaired, atomically; or sync the depot's _runtimes folder again`,
+    });
+  }
+  let checked = 0;
+  for (const tree of trees) {
+    const report = await checkTreeIntegrity(tree.root, { full });
+    checked += report.checked;
+    if (report.problems.length) {
+      throw new PydepotError(`${tree.what} at ${tree.root} is damaged (${report.problems.length} of ${report.checked} entries${full ? ', by sha256' : ', by size'}):\n${describeProblems(report.problems)}`, {
+        path: path.join(tree.root, report.problems[0].rel),
+        hint: tree.hint,
+      });
+    }
+  }
+  return checked;
 }

@@ -11,8 +11,10 @@ export default async function verifyExecutor(options: VerifyExecutorSchema, cont
       spec,
       publisher,
       forbiddenPaths: options.audit === false ? undefined : env.forbiddenPaths(),
+      full: options.full,
       log: env.log,
     });
-    env.log(`${spec.name} ${result.version}: ${result.passed.length} check${result.passed.length === 1 ? '' : 's'} passed${result.audited ? ', audit clean' : ''} (${result.passed.join('; ')})`);
+    const files = result.filesChecked ? `, ${result.filesChecked} files intact${options.full ? ' (sha256)' : ''}` : '';
+    env.log(`${spec.name} ${result.version}: ${result.passed.length} check${result.passed.length === 1 ? '' : 's'} passed${result.audited ? ', audit clean' : ''}${files} (${result.passed.join('; ')})`);
   });
 }

@@ -5,5 +5,6 @@ export interface VerifyExecutorSchema extends PublisherOptions {
   environment?: string;
   buildDir?: string;
   audit?: boolean;
+  full?: boolean;
   runtime?: string;
 }
