@@ -632,8 +632,9 @@ async function linkObject(object: string, to: string, size: number): Promise<boo
  * tools/bench/publish.ts); then every file is linked into the store.
  */
 async function copyFirstVersion(build: string, dest: string, store: string, index: IndexedEntry[], canLink: boolean): Promise<{ bytes: number; linked: number; copied: number }> {
-  // Modes, times and links, never owners: shares that cannot keep ownership (sshfs, SMB) refuse a chown even to root.
-  await run('cp', ['-R', '--preserve=mode,timestamps,links', '--no-dereference', build, dest], { failure: `cannot copy ${build} to ${dest}`, hint: 'check the space and permissions of the depot' });
+  // Modes and links, never owners (shares that cannot keep ownership, sshfs or SMB, refuse a chown even to root) nor
+  // times (sftp cannot set a symlink's; bytecode is hash-checked, so nothing reads them, as on a VCS-synced share).
+  await run('cp', ['-R', '--preserve=mode,links', '--no-dereference', build, dest], { failure: `cannot copy ${build} to ${dest}`, hint: 'check the space and permissions of the depot' });
   await writeFileIndex(dest, index);
   const files = index.filter((e) => e.kind === 'file');
   if (canLink) {

@@ -1,7 +1,8 @@
 import type { CreateNodesContextV2 } from '@nx/devkit';
 import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
-import { baseCycles, createDependencies, createNodesV2, pluginInputs } from './plugin';
+import { baseCycles, createDependencies, createNodesV2, pluginInputs, preTasksExecution } from './plugin';
+import { declaredRuntimes, runtimeIdentityVariable } from './runtime-identities';
 
 describe('pydepot inference plugin', () => {
   const workspace = path.resolve(__dirname, '../../../..');
@@ -32,7 +33,8 @@ describe('pydepot inference plugin', () => {
     expect(targets.publish.cache).toBe(false);
     expect(targets.publish.options.depot).toBe('/mnt/depot');
     // The runtime's key names the distribution, never an environment: the same input for the runtime and its environments.
-    const identity = { runtime: `node libs/nx-plugin/bin/python-identity.js --runtime ${Buffer.from(JSON.stringify({ python: '3.12', includeStdlibTests: false })).toString('base64url')}` };
+    // An environment variable the plugin's preTasksExecution sets, once per run: hashing spawns no process.
+    const identity = { env: 'PYDEPOT_RUNTIME_PYTHON_3_12' };
     expect(runtime.targets!.runtime.inputs).toContainEqual(identity);
     expect(targets.venv.inputs).toContainEqual(identity);
     expect(targets['install'].inputs).toContain('{projectRoot}/**/*');
@@ -98,5 +100,28 @@ describe('pydepot inference plugin', () => {
       ['self', { base: 'self', file: 'environments/self/environment.json' }],
     ]);
     expect([...baseCycles(bases)].sort()).toEqual(['a', 'b', 'c', 'self']);
+  });
+
+  it('sets each runtime identity once, before tasks run, in the variable its targets hash (no process per input)', async () => {
+    const { dir, cleanup } = testdir({
+      'environments/a/environment.json': JSON.stringify({ python: '3.12' }),
+      'environments/b/environment.json': JSON.stringify({ python: '3.12', packages: ['x'] }),
+      'environments/group/c/environment.json': JSON.stringify({ python: { archive: '../../../py.tar.gz', sha256: 'a'.repeat(64) } }),
+      'environments/d/environment.json': JSON.stringify({ base: 'a' }),
+      'environments/broken/environment.json': '{',
+    });
+    try {
+      expect([...declaredRuntimes(dir).keys()].sort()).toEqual(['python-3.12', expect.stringMatching(/^python-archive-[0-9a-f]{8}$/)]);
+      const before = { ...process.env };
+      await preTasksExecution!(undefined, { workspaceRoot: dir, nxJsonConfiguration: {}, id: 'x', argv: [] } as never);
+      const set = Object.keys(process.env).filter((k) => k.startsWith('PYDEPOT_RUNTIME_') && process.env[k] !== before[k]);
+      expect(set.sort()).toEqual(['PYDEPOT_RUNTIME_PYTHON_3_12', runtimeIdentityVariable([...declaredRuntimes(dir).keys()].find((p) => p.includes('archive'))!)].sort());
+      // What identifies the Python, never where it is installed.
+      expect(process.env.PYDEPOT_RUNTIME_PYTHON_3_12).toMatch(/3\.12/);
+      expect(process.env.PYDEPOT_RUNTIME_PYTHON_3_12).not.toContain('/.pyenv/');
+      for (const k of set) delete process.env[k];
+    } finally {
+      cleanup();
+    }
   });
 });

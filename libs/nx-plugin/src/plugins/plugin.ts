@@ -14,6 +14,7 @@ import { declaredBase, declaredRequirementNames, normalizeName, readPyproject, r
 import { declaredEnvironment, DeclaredRuntime } from '../../../core/src/model/declared';
 import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, DEFAULT_WHEEL_DIR, DEFAULT_WHEELHOUSE_DIR, runtimeManifestPath, stagePath, StageTarget } from '../utils/paths';
 import { probeRemoteCache } from './remote-cache';
+import { runtimeIdentities, runtimeIdentityVariable } from './runtime-identities';
 
 /** Options of the plugin entry in nx.json. Target names are options too. */
 export interface PydepotPluginOptions {
@@ -124,12 +125,14 @@ export function baseCycles(bases: Map<string, { base: string; file: string }>): 
 }
 
 /**
- * Before tasks run: fall back to the local cache when the remote cache server
- * is down (remote-cache.ts). Nx carries changes to process.env made here into
- * the run, from the daemon and plugin workers too.
+ * Before tasks run (and before Nx hashes them): each runtime's interpreter
+ * identity, computed once in this process (runtime-identities.ts), and a
+ * fallback to the local cache when the remote cache server is down
+ * (remote-cache.ts). Nx carries changes to process.env made here into the
+ * run, from the daemon and plugin workers too.
  */
-export const preTasksExecution: PreTasksExecution<PydepotPluginOptions> = async () => {
-  for (const [key, value] of Object.entries(await probeRemoteCache())) process.env[key] = value;
+export const preTasksExecution: PreTasksExecution<PydepotPluginOptions> = async (_options, context) => {
+  for (const [key, value] of Object.entries({ ...runtimeIdentities(context.workspaceRoot), ...(await probeRemoteCache()) })) process.env[key] = value;
 };
 
 export function normalizeOptions(options: PydepotPluginOptions | undefined): Normalized {
@@ -164,7 +167,7 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
   const declared = declaredEnvironment(path.join(context.workspaceRoot, specFile), context.workspaceRoot);
   const runtime = declared.runtime;
   const runtimeManifest = runtime && runtimeManifestPath(runtime.project, options.buildDir);
-  const interpreter = { runtime: runtime ? runtimeIdentityCommand(context.workspaceRoot, runtime) : `node ${identityScript(context.workspaceRoot)} ${specFile}` };
+  const interpreter = runtime ? runtimeIdentityInput(runtime) : { runtime: `node ${identityScript(context.workspaceRoot)} ${specFile}` };
   const pythonInputs = [...inputs, interpreter];
   // The files of the projects this one depends on: its base environment's spec and lock, in-repo packages' sources.
   const dependencySources = `^${SOURCE_INPUT}`;
@@ -304,7 +307,7 @@ function runtimeProject(runtime: DeclaredRuntime, options: Normalized, context: 
             outputPath: runtimeManifestPath(runtime.project, options.buildDir),
           },
           cache: true,
-          inputs: [...pluginInputs(context.workspaceRoot), { runtime: runtimeIdentityCommand(context.workspaceRoot, runtime) }],
+          inputs: [...pluginInputs(context.workspaceRoot), runtimeIdentityInput(runtime)],
           // The manifest only: the tree sits in the content-addressed store beside it (a cache hit writes a few hundred bytes).
           outputs: ['{options.outputPath}'],
           metadata: { description: `Build ${label} once for every environment on it: relocatable, launcher, pip, bytecode`, technologies: ['python'] },
@@ -315,9 +318,13 @@ function runtimeProject(runtime: DeclaredRuntime, options: Normalized, context: 
   };
 }
 
-/** The runtime input naming a runtime request (base64url JSON: no shell quoting), shared by the runtime and its environments. */
-function runtimeIdentityCommand(workspaceRoot: string, runtime: DeclaredRuntime): string {
-  return `node ${identityScript(workspaceRoot)} --runtime ${Buffer.from(JSON.stringify(runtime.request)).toString('base64url')}`;
+/**
+ * The interpreter identity input, the same for a runtime and every
+ * environment on it: an environment variable preTasksExecution sets
+ * (runtime-identities.ts), so hashing spawns no process.
+ */
+function runtimeIdentityInput(runtime: DeclaredRuntime): { env: string } {
+  return { env: runtimeIdentityVariable(runtime.project) };
 }
 
 /** An in-repo Python package (libs/python/<name>/pyproject.toml): its wheel, built by the pinned uv. */

@@ -1,0 +1,50 @@
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { declaredRuntime, DeclaredRuntime, ENVIRONMENT_FILE } from '../../../core/src/model/declared';
+
+/*
+ * The interpreter identity of every runtime, computed in Nx's own process
+ * once per run (the plugin's preTasksExecution, before Nx hashes any task)
+ * and handed to the hasher as an environment variable input, one per
+ * runtime project: no Node process is spawned per input, and a runtime
+ * shared by many environments is identified once. The identity never names
+ * an install path (docs/ARCHITECTURE.md, "Cache inputs").
+ */
+
+/** The environment variable that carries a runtime project's identity: PYDEPOT_RUNTIME_PYTHON_3_12. */
+export function runtimeIdentityVariable(project: string): string {
+  return `PYDEPOT_RUNTIME_${project.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
+}
+
+/** Every runtime the specs under environments/ ask for, by project (read leniently, as the plugin reads them). */
+export function declaredRuntimes(workspaceRoot: string): Map<string, DeclaredRuntime> {
+  const found = new Map<string, DeclaredRuntime>();
+  const visit = (dir: string, depth: number) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules' && depth < 8) visit(path.join(dir, e.name), depth + 1);
+      else if (e.isFile() && e.name === ENVIRONMENT_FILE) {
+        const runtime = declaredRuntime(path.join(dir, e.name), workspaceRoot);
+        if (runtime) found.set(runtime.project, runtime);
+      }
+    }
+  };
+  visit(path.join(workspaceRoot, 'environments'), 0);
+  return found;
+}
+
+/** The variables for every declared runtime, each identity computed once (the core is loaded only here, only when there are runtimes). */
+export function runtimeIdentities(workspaceRoot: string): Record<string, string> {
+  const runtimes = declaredRuntimes(workspaceRoot);
+  if (runtimes.size === 0) return {};
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { runtimeIdentity } = require('../../../core/src/pipeline/runtime') as typeof import('../../../core/src/pipeline/runtime');
+  const out: Record<string, string> = {};
+  for (const [project, runtime] of runtimes) out[runtimeIdentityVariable(project)] = runtimeIdentity(runtime.request, workspaceRoot);
+  return out;
+}
