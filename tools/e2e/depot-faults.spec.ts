@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { makeWheel, writeFiles } from '../testing';
-import { exec, makeWorkspace, nxWith } from './helpers';
+import { exec, makeToolWorkspace, nxWith } from './helpers';
 
 jest.setTimeout(900_000);
 
@@ -17,16 +16,10 @@ jest.setTimeout(900_000);
  * publish in progress holds.
  */
 describe('a depot that proves and heals itself', () => {
-  const { ws, cleanup } = makeWorkspace();
-  afterAll(cleanup);
-  const dir = path.dirname(ws);
-  chmodSync(dir, 0o755);
-  for (const example of ['cli-tools', 'maxscript-imaging']) rmSync(path.join(ws, 'environments', example), { recursive: true });
-  mkdirSync(path.join(ws, 'wheels'));
-  makeWheel(path.join(ws, 'wheels'), 'hello-tool', '1.0.0', { script: 'hello-tool' });
-  makeWheel(path.join(ws, 'wheels'), 'hello-tool', '2.0.0', { script: 'hello-tool' });
-  const local = { noIndex: true, findLinks: ['../../wheels'] };
-  const spec = (name: string, body: Record<string, unknown>) => writeFiles(path.join(ws, 'environments', name), { 'environment.json': JSON.stringify({ index: local, verify: { commands: [['hello-tool']] }, ...body }) });
+  const workspace = makeToolWorkspace(['1.0.0', '2.0.0']);
+  const { ws, dir } = workspace;
+  afterAll(workspace.cleanup);
+  const spec = (name: string, body: Record<string, unknown>) => workspace.spec(name, { verify: { commands: [['hello-tool']] }, ...body });
   spec('tool', { python: '3.12', packages: ['hello-tool==1.0.0'] });
   const depot = path.join(ws, 'dist/depot');
   const nx = (env: NodeJS.ProcessEnv, ...args: string[]) => nxWith(env, ws, ...args);

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { cpSync, lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   bootstrapPip,
@@ -15,7 +15,7 @@ import {
   loadEnvironmentSpec,
   unpackDistribution,
 } from '../../libs/core/src';
-import { testdir } from '../testing';
+import { makeWheel, testdir, writeFiles } from '../testing';
 
 export const quiet = { log: () => undefined };
 
@@ -88,6 +88,24 @@ export function makeWorkspace(): { ws: string; cleanup(): void } {
   git(ws, 'add', '-A');
   git(ws, 'commit', '-qm', 'initial');
   return { ws, cleanup };
+}
+
+/**
+ * A workspace copy without the example environments, readable by other
+ * users, with a local wheels/ folder holding `hello-tool` at `versions`
+ * (with its console script): the setting of most Nx-driven e2e suites.
+ * Specs written with `spec()` install from that folder only.
+ */
+export function makeToolWorkspace(versions: string[] = ['1.0.0']): { ws: string; dir: string; cleanup(): void; spec(name: string, body: Record<string, unknown>): void } {
+  const { ws, cleanup } = makeWorkspace();
+  const dir = path.dirname(ws);
+  chmodSync(dir, 0o755);
+  for (const example of ['cli-tools', 'maxscript-imaging']) rmSync(path.join(ws, 'environments', example), { recursive: true });
+  mkdirSync(path.join(ws, 'wheels'));
+  for (const version of versions) makeWheel(path.join(ws, 'wheels'), 'hello-tool', version, { script: 'hello-tool' });
+  const spec = (name: string, body: Record<string, unknown>) =>
+    writeFiles(path.join(ws, 'environments', name), { 'environment.json': JSON.stringify({ index: { noIndex: true, findLinks: ['../../wheels'] }, ...body }) });
+  return { ws, dir, cleanup, spec };
 }
 
 export function git(cwd: string, ...args: string[]): string {

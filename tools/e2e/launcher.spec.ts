@@ -1,8 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { makeWheel, pyenvPython, writeFiles } from '../testing';
-import { makeWorkspace, nxWith } from './helpers';
+import { pyenvPython, writeFiles } from '../testing';
+import { makeToolWorkspace, nxWith } from './helpers';
 
 jest.setTimeout(600_000);
 
@@ -15,16 +15,9 @@ jest.setTimeout(600_000);
  * runtime whose libpython is gone while another one is on LD_LIBRARY_PATH).
  */
 describe('the launcher', () => {
-  const { ws, cleanup } = makeWorkspace();
+  const { ws, dir, cleanup, spec } = makeToolWorkspace();
   afterAll(cleanup);
-  const dir = path.dirname(ws);
-  chmodSync(dir, 0o755);
-  for (const example of ['cli-tools', 'maxscript-imaging']) rmSync(path.join(ws, 'environments', example), { recursive: true });
-  mkdirSync(path.join(ws, 'wheels'));
-  makeWheel(path.join(ws, 'wheels'), 'hello-tool', '1.0.0', { script: 'hello-tool' });
-  writeFiles(path.join(ws, 'environments/tool'), {
-    'environment.json': JSON.stringify({ python: '3.12', packages: ['hello-tool==1.0.0'], pythonPath: 'append', index: { noIndex: true, findLinks: ['../../wheels'] } }),
-  });
+  spec('tool', { python: '3.12', packages: ['hello-tool==1.0.0'], pythonPath: 'append' });
   const depot = path.join(ws, 'dist/depot');
   let version = '';
   const run = (file: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string) => {

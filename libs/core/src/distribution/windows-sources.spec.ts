@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { python, testdir, writeFiles } from '../../../../tools/testing';
-import { WINDOWS_PREFIX, wxs } from '../../../../tools/testing/windows';
+import { testdir, writeFiles } from '../../../../tools/testing';
+import { WINDOWS_PREFIX, writeMsi, writeNupkg } from '../../../../tools/testing/windows';
 import { resolveDistribution } from '.';
 import { unpackDistribution } from '../pipeline/stages';
 import { parseEnvironmentSpec } from '../model/environment';
@@ -29,10 +28,8 @@ describe('Windows distributions, prepared on Linux', () => {
   };
 
   it('unpacks an MSI built with wixl through the MSI source (msiextract), verified by sha256', async () => {
-    const source = path.join(dir, 'python.wxs');
-    writeFileSync(source, wxs(Object.keys(WINDOWS_PREFIX)));
     const msi = path.join(dir, 'python-3.12.7-amd64.msi');
-    execFileSync('wixl', ['-o', msi, source], { cwd: tree, stdio: 'pipe' });
+    writeMsi(msi, tree, Object.keys(WINDOWS_PREFIX));
     const spec = parseEnvironmentSpec(JSON.stringify({ python: { msi: 'python-3.12.7-amd64.msi', sha256: sha256Of(msi) } }), path.join(dir, 'environment.json'), 'win');
     const dist = resolveDistribution(spec.python);
     expect(dist.kind).toBe('msi');
@@ -53,17 +50,7 @@ describe('Windows distributions, prepared on Linux', () => {
     const feed = path.join(dir, 'feed');
     const nupkg = path.join(feed, 'python/3.12.7/python.3.12.7.nupkg');
     mkdirSync(path.dirname(nupkg), { recursive: true });
-    python(
-      `import os, sys, zipfile
-with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
-    z.writestr('python.nuspec', '<package/>')
-    z.writestr('[Content_Types].xml', '<Types/>')
-    for base, _, files in os.walk(sys.argv[2]):
-        for f in files:
-            full = os.path.join(base, f)
-            z.write(full, 'tools/' + os.path.relpath(full, sys.argv[2]).replace(os.sep, '/'))`,
-      [nupkg, tree],
-    );
+    writeNupkg(nupkg, tree);
     const spec = parseEnvironmentSpec(
       JSON.stringify({ python: { nuget: '3.12.7', sha256: sha256Of(nupkg), feed: `file://${feed}` } }),
       path.join(dir, 'environment.json'),
