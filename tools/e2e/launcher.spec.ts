@@ -52,6 +52,20 @@ describe('the launcher', () => {
     expect(viaPath.out.trim()).toBe(version);
   });
 
+  it('refuses a path too long for its buffers, naming it, instead of reading a truncated one', () => {
+    // A short link to a deep real folder: argv[0] fits PATH_MAX, the real folder plus the name does not.
+    const deep = path.join(dir, ...Array.from({ length: 20 }, (_, i) => `${String(i).padStart(2, '0')}${'d'.repeat(198)}`));
+    mkdirSync(deep, { recursive: true });
+    const name = `py${'n'.repeat(240)}`;
+    symlinkSync(path.join(depot, 'tool/current/bin/python'), path.join(deep, name));
+    symlinkSync(deep, path.join(dir, 's'));
+    expect(deep.length + name.length).toBeGreaterThan(4096);
+    const r = run(path.join(dir, 's', name), ['-c', 'print("RAN")']);
+    expect(r.status).toBe(127);
+    expect(r.err).toContain('pydepot launcher: a path is too long');
+    expect(r.out).toBe('');
+  });
+
   it("never runs a host's PYTHONSTARTUP, even at an interactive prompt, and hands it back to child processes", () => {
     const evil = path.join(dir, 'startup.py');
     writeFileSync(evil, 'print("HOST STARTUP RAN")\n');
