@@ -21,9 +21,12 @@ time.sleep(0.02)
 import flip_b, json, decimal
 child = subprocess.run([sys.executable, "-c", "import flip_c; print(flip_c.__version__)"], capture_output=True, text=True)
 versions = {flip_a.__version__, flip_b.__version__, child.stdout.strip()}
-roots = {os.path.realpath(m.__file__).split("/lib/python")[0] for m in (flip_a, flip_b, json, decimal)}
-roots.add(sys.prefix)
-print("OK" if len(versions) == 1 and len(roots) == 1 and child.returncode == 0 else "MIXED %s %s %s" % (sorted(versions), sorted(roots), child.stderr[-200:]))
+root = lambda m: os.path.realpath(m.__file__).split("/lib/python")[0]
+# The environment's packages from one version (sys.prefix); the standard library from one runtime (sys.base_prefix:
+# the version itself when self-contained, its shared runtime otherwise).
+roots = {root(flip_a), root(flip_b), sys.prefix}
+stdlib = {root(json), root(decimal), sys.base_prefix}
+print("OK" if len(versions) == 1 and len(roots) == 1 and len(stdlib) == 1 and child.returncode == 0 else "MIXED %s %s %s %s" % (sorted(versions), sorted(roots), sorted(stdlib), child.stderr[-200:]))
 `;
 
 const READER = `
