@@ -166,11 +166,18 @@ wait
     expect(path.basename(currentOf('gamma'))).toBe(before);
     expect(exec(path.join(depot, 'gamma/current/bin/python'), ['-c', 'import sys; print(sys.version_info[:2])']).trim()).toBe('(3, 11)');
     expect(runtimes()).toHaveLength(2);
-    // Forward again, keeping one version with no grace period: the 3.11 version goes, and its runtime with it.
+    // Forward again, keeping one version with no grace period: the 3.11 version goes. Its runtime stays for the
+    // depot-wide grace (one environment's keepDays never decides for runtimes others may be publishing on)…
     spec('gamma', '3.12', ['hello-tool==2.0.0'], { publish: { keep: 1, keepDays: 0 } });
     const forward = nx('run', 'gamma:publish');
     expect(forward.status).toBe(0);
-    expect(forward.out).toMatch(/runtime cpython-3\.11\.[\w.-]+: no kept version runs on it; removed/);
+    expect(forward.out).toMatch(/retention \(keep 1\): removed/);
+    expect(runtimes()).toHaveLength(2);
+    // …and goes with the next collection once the depot-wide grace is over (here: none).
+    spec('gamma', '3.12', ['hello-tool==1.0.0'], { publish: { keep: 1, keepDays: 0 } });
+    const collected = nxWith({ PYDEPOT_RUNTIME_GRACE_DAYS: '0' }, ws, 'run', 'gamma:publish');
+    expect(collected.status).toBe(0);
+    expect(collected.out).toMatch(/runtime cpython-3\.11\.[\w.-]+: no kept version runs on it; removed/);
     expect(runtimes().map((r) => r.split('-')[1].split('.').slice(0, 2).join('.'))).toEqual(['3.12']);
     for (const env of ['alpha', 'beta', 'gamma']) expect(spawnSync(path.join(depot, env, 'current/bin/python'), ['-c', 'pass']).status).toBe(0);
   });
