@@ -73,7 +73,8 @@ const nx = (ws: string, args: string[], env: NodeJS.ProcessEnv = {}) => must(pat
 function pydepotWorkspace(root: string, count: number, wheels: string, extra: Record<string, unknown> = {}): string {
   const ws = path.join(root, `pydepot-${count}`);
   mkdirSync(path.join(ws, 'environments'), { recursive: true });
-  for (const item of ['package.json', 'nx.json', 'tsconfig.base.json', '.env', 'libs']) cpSync(path.join(REPO, item), path.join(ws, item), { recursive: true, filter: (src) => !src.includes('__snapshots__') });
+  // The repository's own .gitignore too: without it Nx indexes dist/ (tens of thousands of files) on every run.
+  for (const item of ['package.json', 'nx.json', 'tsconfig.base.json', '.env', '.gitignore', 'libs']) cpSync(path.join(REPO, item), path.join(ws, item), { recursive: true, filter: (src) => !src.includes('__snapshots__') });
   symlinkSync(path.join(REPO, 'node_modules'), path.join(ws, 'node_modules'));
   for (let i = 0; i < count; i++) {
     const dir = path.join(ws, 'environments', `tool-${i}`);
@@ -91,6 +92,8 @@ function floorWorkspace(root: string, count: number): string {
   mkdirSync(ws, { recursive: true });
   writeFileSync(path.join(ws, 'package.json'), JSON.stringify({ name: 'floor', private: true }));
   writeFileSync(path.join(ws, 'nx.json'), JSON.stringify({ cacheDirectory: '.nx/cache', neverConnectToCloud: true, analytics: false }));
+  // The same .env (Nx settings such as NX_ISOLATE_PLUGINS) and .gitignore as the pydepot side: only the tasks differ.
+  for (const item of ['.env', '.gitignore']) cpSync(path.join(REPO, item), path.join(ws, item));
   symlinkSync(path.join(REPO, 'node_modules'), path.join(ws, 'node_modules'));
   const cmd = (cache: boolean, dependsOn: unknown[] = []) => ({ executor: 'nx:run-commands', options: { command: 'true' }, cache, inputs: ['{projectRoot}/**/*'], outputs: [], dependsOn });
   for (const py of PYTHONS) {
