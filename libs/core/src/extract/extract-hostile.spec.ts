@@ -139,7 +139,7 @@ describe('extractArchive: the hostile corpus', () => {
     expect((error as { hint?: string }).hint).toMatch(/download it again|damaged/);
   });
 
-  it('stops a 1.5 MB zip that inflates to 1.5 GB at its budget, with memory bounded (peak RSS < 256 MiB)', () => {
+  it('stops a 1.5 MB zip that inflates to 1.5 GB at its budget, with memory bounded (< 128 MiB over the process peak before it)', () => {
     const base = path.join(dir, 'zip-bomb');
     mkdirSync(base, { recursive: true });
     const archive = path.join(base, 'bomb.zip');
@@ -148,13 +148,18 @@ describe('extractArchive: the hostile corpus', () => {
     expect(Number(size)).toBeLessThan(4 << 20);
     // In a process of its own, with the default limits, to measure its peak memory.
     const script = `
-      require(${JSON.stringify(path.join(__dirname, 'extract.ts'))}).extractArchive(${JSON.stringify(archive)}, ${JSON.stringify(path.join(base, 'out'))})
-        .then(() => console.log(JSON.stringify({ ok: true })), (e) => console.log(JSON.stringify({ message: e.message, maxRssKiB: process.resourceUsage().maxRSS })));
+      const { extractArchive } = require(${JSON.stringify(path.join(__dirname, 'extract.ts'))});
+      const baselineKiB = process.resourceUsage().maxRSS;
+      extractArchive(${JSON.stringify(archive)}, ${JSON.stringify(path.join(base, 'out'))})
+        .then(() => console.log(JSON.stringify({ ok: true })), (e) => console.log(JSON.stringify({ message: e.message, baselineKiB, maxRssKiB: process.resourceUsage().maxRSS })));
     `;
     const repo = path.resolve(__dirname, '../../../..');
     const report = JSON.parse(execFileSync('node', ['-r', '@swc-node/register', '-e', script], { cwd: repo, env: { ...process.env, SWC_NODE_PROJECT: path.join(repo, 'tsconfig.base.json') } }).toString().trim().split('\n').pop()!);
     // The budget: 200 × the archive's size (at least 256 MiB): a Python distribution expands ~5×.
     expect(report.message).toMatch(/entry "zeros\.bin" would expand the archive past \d+ MiB \(a decompression bomb\?\)/);
-    expect(report.maxRssKiB).toBeLessThan(256 * 1024);
+    // What the extraction adds to the process's peak (the peak before it is Node and the TypeScript loader, which vary
+    // with the machine's load), and the whole peak as a backstop.
+    expect(report.maxRssKiB - report.baselineKiB).toBeLessThan(128 * 1024);
+    expect(report.maxRssKiB).toBeLessThan(320 * 1024);
   });
 });
