@@ -1,10 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeWheel, pyenvPython, writeFiles } from '../testing';
 import { WINDOWS_PREFIX, writeMsi, writeNupkg } from '../testing/windows';
-import { exec, git, makeWorkspace, nxWith, REPO, taskLines } from './helpers';
+import { exec, git, makeToolWorkspace, nxWith, REPO, taskLines } from './helpers';
 
 jest.setTimeout(1_200_000);
 
@@ -21,16 +21,10 @@ const sha256Of = (file: string) => createHash('sha256').update(readFileSync(file
  * none of the build's interpreters.
  */
 describe('every documented spec form, through Nx', () => {
-  const { ws, cleanup } = makeWorkspace();
+  const { ws, dir, cleanup } = makeToolWorkspace();
   afterAll(cleanup);
-  const dir = path.dirname(ws);
-  chmodSync(dir, 0o755);
   const depot = path.join(ws, 'dist/depot');
-  for (const example of ['cli-tools', 'maxscript-imaging']) rmSync(path.join(ws, 'environments', example), { recursive: true });
-  const wheels = path.join(ws, 'wheels');
-  mkdirSync(wheels);
-  makeWheel(wheels, 'hello-tool', '1.0.0', { script: 'hello-tool' });
-  makeWheel(wheels, 'other-tool', '1.0.0', { script: 'other-tool' });
+  makeWheel(path.join(ws, 'wheels'), 'other-tool', '1.0.0', { script: 'other-tool' });
 
   // A python-build-standalone mirror (file://) made from this machine's CPython 3.12; the same archive by sha256.
   const prefix = realpathSync(path.dirname(path.dirname(pyenvPython('3.12'))));

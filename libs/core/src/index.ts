@@ -5,7 +5,7 @@ export { writeFileAtomic, writeJsonAtomic, buildDirectoryAtomically, siblingTemp
 export { copyTree, hashTree, hashIndex, indexTree, walkTree, sha256File, pathExists, mapLimit } from './fs/tree';
 export type { IndexedEntry, IndexReuse, TreeEntry } from './fs/tree';
 export * from './model/environment';
-export { decideLayout, LAYOUTS } from './model/layout';
+export { decideLayout } from './model/layout';
 export type { LayoutDecision, LayoutInputs } from './model/layout';
 export { findDuplicateKey } from './model/json-text';
 export * from './model/registry';
@@ -32,7 +32,7 @@ export type { BuiltWheel } from './library/wheel';
 export { readPyproject, declaredRequirementNames, declaredBase, normalizeName, requirementName } from './library/pyproject';
 export { default as environmentSchema } from './model/environment.schema.json';
 export { deltaPath, materializeStage, runStage, writeStageDelta } from './pipeline/delta';
-export { buildRuntime, canShare, ensureRuntime, readRuntimeManifest, runtimeIdentity, runtimeTree, RUNTIMES_DIR, RUNTIMES_FROM_ENVIRONMENT } from './pipeline/runtime';
+export { buildRuntime, ensureRuntime, readRuntimeManifest, runtimeIdentity, runtimeTree, RUNTIMES_DIR, RUNTIMES_FROM_ENVIRONMENT } from './pipeline/runtime';
 export type { RuntimeManifest } from './pipeline/runtime';
 export { declaredRuntime, runtimeProjectName } from './model/declared';
 export type { RuntimeRequest, DeclaredRuntime } from './model/declared';

@@ -39,7 +39,7 @@ export async function acquireFileLock(file: string, options: LockOptions & { act
         // Created but not written (a full disk): never leave a lock nobody holds for the next run to wait out.
         await handle.close().catch(() => undefined);
         await fs.rm(file, { force: true }).catch(() => undefined);
-        throw Object.assign(error as Error, { lockCreated: true });
+        throw error;
       }
       const timer = setInterval(() => {
         const now = new Date();

@@ -28,6 +28,8 @@ export interface DeclaredRuntime {
 }
 
 export interface DeclaredEnvironment {
+  /** The environment this one is built on (its spec's "base"), if any. */
+  base?: string;
   /** The runtime it runs on: its own, or its base chain's. Undefined for a broken spec or a base cycle. */
   runtime?: DeclaredRuntime;
   layout: EnvironmentLayoutKind;
@@ -54,11 +56,12 @@ export function declaredRuntime(specFile: string, workspaceRoot: string): Declar
 export function declaredEnvironment(specFile: string, workspaceRoot: string, platform: NodeJS.Platform = process.platform): DeclaredEnvironment {
   const chain: Array<{ name: string; spec: Record<string, unknown> }> = [];
   let file = specFile;
+  const own = () => (typeof chain[0]?.spec.base === 'string' ? { base: chain[0].spec.base as string } : {});
   for (;;) {
     const name = path.basename(path.dirname(file));
-    if (chain.some((c) => c.name === name)) return { layout: decideLayout({ platform }).layout, cycle: [...chain.map((c) => c.name), name] };
+    if (chain.some((c) => c.name === name)) return { ...own(), layout: decideLayout({ platform }).layout, cycle: [...chain.map((c) => c.name), name] };
     const spec = readSpecLeniently(file);
-    if (!spec) return { layout: decideLayout({ platform }).layout };
+    if (!spec) return { ...own(), layout: decideLayout({ platform }).layout };
     chain.push({ name, spec });
     if (typeof spec.base === 'string') {
       file = baseSpecFile(file, spec.base);
@@ -68,7 +71,7 @@ export function declaredEnvironment(specFile: string, workspaceRoot: string, pla
     // The chain's root decides; each environment built on it takes that layout.
     let layout = decideLayout({ intent: layoutIntent(spec.layout), publishTo: publishTo(spec), version: runtime && requestedVersion(parsePythonRequest(runtime.request.python)), platform }).layout;
     for (let i = chain.length - 2; i >= 0; i--) layout = decideLayout({ base: { name: chain[i + 1].name, layout }, publishTo: publishTo(chain[i].spec), platform }).layout;
-    return { runtime, layout };
+    return { ...own(), runtime, layout };
   }
 }
 

@@ -9,7 +9,6 @@
  * on anything but what only the built runtime can tell.
  */
 export type EnvironmentLayoutKind = 'shared' | 'self-contained';
-export const LAYOUTS: EnvironmentLayoutKind[] = ['shared', 'self-contained'];
 
 export interface LayoutInputs {
   /** The spec's "layout" (undefined: the default). */

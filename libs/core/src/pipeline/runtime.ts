@@ -10,7 +10,6 @@ import { hostPlatform } from '../interpreter/discover';
 import { installLauncher } from '../interpreter/launcher';
 import { makeRelocatable } from '../interpreter/relocate';
 import { RuntimeRequest } from '../model/declared';
-import { decideLayout } from '../model/layout';
 import { describePythonRequest, parsePythonRequest } from '../model/python-request';
 import { hostLayout, minorOf, RUNTIMES_DIR } from '../environment/layout';
 import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, writeManifest } from '../environment/manifest';
@@ -69,14 +68,6 @@ export interface StageLog {
   log: (message: string) => void;
 }
 
-/**
- * Whether environments can share this runtime (layout "shared"), by the one
- * layout decision: undefined when they can, else why not.
- */
-export function canShare(runtime: RuntimeManifest): string | undefined {
-  return decideLayout({ intent: 'shared', runtime: { launcher: runtime.launcher, version: runtime.python.version } }).reason;
-}
-
 /** The store folder of a runtime manifest's tree. */
 export function runtimeTree(manifestFile: string, manifest: RuntimeManifest): string {
   return path.join(path.dirname(manifestFile), manifest.id);
@@ -113,10 +104,15 @@ export function runtimeSource(request: RuntimeRequest, workspaceRoot: string, sp
 /** What identifies a runtime request's distribution, for cache keys (never throws: an error still hashes). */
 export function runtimeIdentity(request: RuntimeRequest, workspaceRoot: string): string {
   try {
-    return `${runtimeSource(request, workspaceRoot).identity()}${request.includeStdlibTests ? ' +stdlib-tests' : ''}`;
+    return identityOf(runtimeSource(request, workspaceRoot), request);
   } catch (error) {
     return `unresolved ${hostPlatform()} ${(error as Error).message.split('\n')[0]}`;
   }
+}
+
+/** A resolved request's identity: its distribution's, and whether CPython's test suite is kept. */
+function identityOf(source: DistributionSource, request: RuntimeRequest): string {
+  return `${source.identity()}${request.includeStdlibTests ? ' +stdlib-tests' : ''}`;
 }
 
 /**
@@ -168,7 +164,7 @@ export async function buildRuntime(
       contentHash,
       launcher,
       request,
-      identity: `${source.identity()}${request.includeStdlibTests ? ' +stdlib-tests' : ''}`,
+      identity: identityOf(source, request),
       originPaths: source.originPaths(),
     };
     if (options.share) await shareRuntime(final, id, options.share, log);

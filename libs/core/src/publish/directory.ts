@@ -11,7 +11,7 @@ import { DepotCapabilities, describeMissing, probeCapabilities } from './capabil
 import { acquirePublishLock, LOCK_FILE } from './lock';
 import { RUNTIMES_DIR } from '../environment/layout';
 import { run } from '../process/run';
-import { checkTreeIntegrity, describeProblems } from '../environment/integrity';
+import { checkTreeIntegrity, describeProblems, readFileIndex } from '../environment/integrity';
 import { ProcessError } from '../errors';
 import { assertFinished, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
@@ -708,11 +708,7 @@ async function writeFileIndex(dest: string, index: IndexedEntry[]): Promise<void
 
 /** A tree's file index (pydepot-files.json, written by the install stage), or computed when absent. */
 async function readIndex(root: string): Promise<IndexedEntry[]> {
-  try {
-    return (JSON.parse(await fs.readFile(path.join(root, FILES_INDEX), 'utf8')) as { entries: IndexedEntry[] }).entries;
-  } catch {
-    return indexTree(root, (rel) => !METADATA_FILES.has(rel));
-  }
+  return (await readFileIndex(root)) ?? indexTree(root, (rel) => !METADATA_FILES.has(rel));
 }
 
 /**

@@ -161,10 +161,10 @@ export function normalizeOptions(options: PydepotPluginOptions | undefined): Nor
 function createEnvironmentProject(specFile: string, options: Normalized, context: CreateNodesContextV2) {
   const projectRoot = path.posix.dirname(specFile);
   const name = path.posix.basename(projectRoot);
-  const base = declaredBase(path.join(context.workspaceRoot, specFile));
   const inputs = pluginInputs(context.workspaceRoot);
-  // The runtime this environment runs on: its own, or (built on a base) its base chain's.
+  // Its base, and the runtime it runs on (its own, or its base chain's), each spec read once.
   const declared = declaredEnvironment(path.join(context.workspaceRoot, specFile), context.workspaceRoot);
+  const base = declared.base;
   const runtime = declared.runtime;
   const runtimeManifest = runtime && runtimeManifestPath(runtime.project, options.buildDir);
   const interpreter = runtime ? runtimeIdentityInput(runtime) : { runtime: `node ${identityScript(context.workspaceRoot)} ${specFile}` };
