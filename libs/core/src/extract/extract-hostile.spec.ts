@@ -157,9 +157,8 @@ describe('extractArchive: the hostile corpus', () => {
     const report = JSON.parse(execFileSync('node', ['-r', '@swc-node/register', '-e', script], { cwd: repo, env: { ...process.env, SWC_NODE_PROJECT: path.join(repo, 'tsconfig.base.json') } }).toString().trim().split('\n').pop()!);
     // The budget: 200 × the archive's size (at least 256 MiB): a Python distribution expands ~5×.
     expect(report.message).toMatch(/entry "zeros\.bin" would expand the archive past \d+ MiB \(a decompression bomb\?\)/);
-    // What the extraction adds to the process's peak (the peak before it is Node and the TypeScript loader, which vary
-    // with the machine's load), and the whole peak as a backstop.
+    // What the extraction adds to the process's peak. The peak before it is Node and the TypeScript loader compiling
+    // the extractor (up to ~290 MiB measured on a fresh clone under load): not the extractor's to bound.
     expect(report.maxRssKiB - report.baselineKiB).toBeLessThan(128 * 1024);
-    expect(report.maxRssKiB).toBeLessThan(320 * 1024);
   });
 });
