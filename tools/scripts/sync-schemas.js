@@ -21,10 +21,18 @@ const MIRRORS = {
   // rollback's own "to" is the version; the publisher is "publisher".
   rollback: { from: 'publish', rename: { to: 'publisher' } },
   install: { from: 'installer' },
+  // The platform a target builds, publishes or checks (set by the inference plugin): the spec's "platforms" items.
+  runtime: { from: 'platform' },
+  venv: { from: 'platform' },
+  'install#platform': { from: 'platform', executor: 'install' },
+  'publish#platform': { from: 'platform', executor: 'publish' },
+  'verify#platform': { from: 'platform', executor: 'verify' },
+  'rollback#platform': { from: 'platform', executor: 'rollback' },
 };
 const OWN = new Set(['depot']);
 
 function expected(spec, mirror) {
+  if (mirror.from === 'platform') return { platform: { ...spec.properties.platforms.items, description: 'The platform this target builds, publishes or checks (set by the inference plugin for each of the spec\'s "platforms"; default: the build agent\'s). Windows stages live under <buildDir>/windows and publish to <depot>/windows.' } };
   if (mirror.from === 'installer') return { installer: { ...spec.properties.installer, default: 'pip', description: 'The installer when the spec sets none (the spec\'s "installer" wins): ' + spec.properties.installer.description } };
   const out = {};
   for (const [key, value] of Object.entries(spec.properties.publish.properties)) {
@@ -39,7 +47,7 @@ function sync(check) {
   const spec = JSON.parse(fs.readFileSync(SPEC, 'utf8'));
   const stale = [];
   for (const [executor, mirror] of Object.entries(MIRRORS)) {
-    const file = path.join(EXECUTORS, executor, 'schema.json');
+    const file = path.join(EXECUTORS, mirror.executor ?? executor, 'schema.json');
     const schema = JSON.parse(fs.readFileSync(file, 'utf8'));
     const want = expected(spec, mirror);
     const next = { ...schema, properties: { ...schema.properties } };

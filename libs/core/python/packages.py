@@ -15,7 +15,9 @@ try:
 except ImportError:  # pragma: no cover - Python < 3.8
     sys.exit("pydepot needs Python 3.8 or newer")
 
-purelib = os.path.realpath(sysconfig.get_paths()["purelib"])
+# A site-packages folder to read instead of this interpreter's own: an
+# environment of another OS, read by the build agent's CPython of its version.
+purelib = os.path.realpath(sys.argv[1] if len(sys.argv) > 1 else sysconfig.get_paths()["purelib"])
 found = {}
 for dist in metadata.distributions(path=[purelib]):
     name = dist.metadata["Name"]

@@ -1,4 +1,4 @@
-import { POSIX_LAYOUT, sharedLayoutFiles, WINDOWS_LAYOUT } from './layout';
+import { POSIX_LAYOUT, sharedLayoutFiles, WINDOWS_LAYOUT, WINDOWS_SHARED_LAYOUT } from './layout';
 
 describe('the shared layout, per OS', () => {
   const id = 'cpython-3.12.10-win32-x64-0123456789ab';
@@ -14,10 +14,11 @@ describe('the shared layout, per OS', () => {
     });
   });
 
-  it('Windows: python.exe beside the environment root, no links (shares often lack them), home is the runtime root holding python.exe and python312.dll', () => {
-    const files = sharedLayoutFiles(WINDOWS_LAYOUT, id, '3.12.10');
-    expect(files.launcher).toBe('python.exe');
-    expect(files.runtimeLauncher).toBe('python.exe');
+  it('Windows: a venv (Scripts\\python.exe and pythonw.exe, pydepot\'s launchers), no links (shares often lack them), home is the runtime root holding python.exe and python312.dll', () => {
+    const files = sharedLayoutFiles(WINDOWS_SHARED_LAYOUT, id, '3.12.10');
+    expect(files.launcher).toBe('Scripts/python.exe');
+    expect(files.runtimeLauncher).toBe('pydepot/python.exe');
+    expect(files.guiLauncher).toEqual({ file: 'Scripts/pythonw.exe', from: 'pydepot/pythonw.exe' });
     expect(files.aliases).toEqual([]);
     expect(files.home).toBe(`..\\..\\_runtimes\\${id}`);
     expect(files.pyvenvCfg.split('\n')[0]).toBe(`home = ..\\..\\_runtimes\\${id}`);

@@ -35,6 +35,17 @@ export const WINDOWS_LAYOUT: EnvironmentLayout = {
   pathEntries: ['.', 'Scripts'],
 };
 
+/**
+ * A Windows environment in the shared layout: a venv (pyvenv.cfg at its
+ * root, pydepot's launchers in Scripts\), as CPython's own venvs are laid
+ * out, so tools that know venvs find their way.
+ */
+export const WINDOWS_SHARED_LAYOUT: EnvironmentLayout = {
+  ...WINDOWS_LAYOUT,
+  python: 'Scripts/python.exe',
+  pathEntries: ['Scripts'],
+};
+
 export function hostLayout(): EnvironmentLayout {
   return process.platform === 'win32' ? WINDOWS_LAYOUT : POSIX_LAYOUT;
 }
@@ -69,7 +80,8 @@ export const RUNTIMES_DIR = '_runtimes';
  * its aliases, and pyvenv.cfg, whose `home` is relative to the environment's
  * root: the folder holding the runtime's interpreter, two levels up in
  * `_runtimes/`. On Windows that folder is the runtime's root (python.exe and
- * python3XY.dll sit there); on POSIX its bin/.
+ * python3XY.dll sit there) and the launchers are Scripts\python.exe and
+ * pythonw.exe (launcher_win.c); on POSIX its bin/.
  */
 export interface SharedLayoutFiles {
   /** The launcher, relative to the environment's root. */
@@ -78,6 +90,8 @@ export interface SharedLayoutFiles {
   runtimeLauncher: string;
   /** Other names of the interpreter (POSIX symlinks to the launcher). */
   aliases: string[];
+  /** Windows: pythonw.exe, the GUI-subsystem launcher, copied from the runtime's. */
+  guiLauncher?: { file: string; from: string };
   /** pyvenv.cfg's `home`, relative to the environment's root, in the OS's separators. */
   home: string;
   /** pyvenv.cfg's content. */
@@ -89,13 +103,15 @@ export function sharedLayoutFiles(layout: EnvironmentLayout, runtimeId: string, 
   const minor = minorOf(version);
   const runtimeRoot = p.join('..', '..', RUNTIMES_DIR, runtimeId);
   const windows = layout.os === 'windows';
-  const launcher = windows ? 'python.exe' : `${layout.scriptsDir}/python${minor}`;
+  const launcher = windows ? 'Scripts/python.exe' : `${layout.scriptsDir}/python${minor}`;
   const home = windows ? runtimeRoot : p.join(runtimeRoot, layout.scriptsDir);
   const pyvenvCfg = [`home = ${home}`, 'include-system-site-packages = true', `version = ${version}`, `pydepot-runtime = ${runtimeId}`].join('\n') + '\n';
   return {
     launcher,
-    runtimeLauncher: launcher,
+    // A Windows runtime keeps its launchers apart (interpreter/windows.ts): its own python.exe stays CPython's.
+    runtimeLauncher: windows ? 'pydepot/python.exe' : launcher,
     aliases: windows ? [] : [`${layout.scriptsDir}/python`, `${layout.scriptsDir}/python3`],
+    ...(windows ? { guiLauncher: { file: 'Scripts/pythonw.exe', from: 'pydepot/pythonw.exe' } } : {}),
     home,
     pyvenvCfg,
   };

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { isolatedPythonEnv } from '../process/python-env';
 import { run, RunOptions, RunResult } from '../process/run';
+import { standInInterpreter } from '../interpreter/windows';
 import { EnvironmentLayout, hostLayout, pythonPath } from './layout';
 
 /** Helper scripts shipped with the core library, run by the environment's own interpreter. */
@@ -11,9 +12,27 @@ export function runPython(root: string, args: string[], options: RunOptions = {}
   return run(pythonPath(root, layout), args, { env: isolatedPythonEnv(), ...options });
 }
 
+/**
+ * Who does an environment's build-time Python work: its own interpreter
+ * (undefined), or, for an environment of another OS (a Windows version built
+ * on Linux), the agent's CPython of the same version (interpreter/windows.ts).
+ */
+export function standInFor(manifest: { platform: string; python: { version: string } }): string | undefined {
+  return builtForAnotherOs(manifest) ? standInInterpreter(manifest.python.version).executable : undefined;
+}
+
+/** A manifest's platform ("win32-x64") is not this agent's OS. */
+export function builtForAnotherOs(manifest: { platform: string }): boolean {
+  return manifest.platform.split('-')[0] !== process.platform;
+}
+
+function runHelper(root: string, standIn: string | undefined, args: string[], options: RunOptions): Promise<RunResult> {
+  return standIn ? run(standIn, args, { env: isolatedPythonEnv(), ...options }) : runPython(root, args, options);
+}
+
 /** Byte-compile `dirs` (relative to root) into unchecked-hash pycs with root-relative names; only what is new since `previous` (the stage root was hard-linked from). */
-export async function compileBytecode(root: string, dirs: string[], previous?: string, log?: (message: string) => void): Promise<void> {
-  const { stdout } = await runPython(root, ['-I', path.join(HELPERS_DIR, 'compile.py'), ...(previous ? ['--previous', previous] : []), root, ...dirs], {
+export async function compileBytecode(root: string, dirs: string[], previous?: string, log?: (message: string) => void, standIn?: string): Promise<void> {
+  const { stdout } = await runHelper(root, standIn, ['-I', path.join(HELPERS_DIR, 'compile.py'), ...(previous ? ['--previous', previous] : []), root, ...dirs], {
     failure: 'byte-compiling failed',
     hint: 'the environment\'s interpreter could not run the byte-compiler: see the output above',
   });
@@ -28,7 +47,9 @@ export interface InstalledPackage {
   recordSha256?: string;
 }
 
-export async function listPackages(root: string): Promise<InstalledPackage[]> {
-  const { stdout } = await runPython(root, ['-I', path.join(HELPERS_DIR, 'packages.py')], { failure: 'cannot list installed packages' });
+/** The distributions in the environment's site-packages (`standIn`: read by the agent's CPython, from `sitePackages`). */
+export async function listPackages(root: string, standIn?: { python: string; sitePackages: string }): Promise<InstalledPackage[]> {
+  const args = ['-I', path.join(HELPERS_DIR, 'packages.py'), ...(standIn ? [path.join(root, standIn.sitePackages)] : [])];
+  const { stdout } = await runHelper(root, standIn?.python, args, { failure: 'cannot list installed packages' });
   return JSON.parse(stdout) as InstalledPackage[];
 }

@@ -1,4 +1,4 @@
-import { ProcessError } from '../errors';
+import { ProcessError, PydepotError } from '../errors';
 import { expandIndexCredentials } from './credentials';
 import { IndexSettings } from '../model/environment';
 
@@ -17,6 +17,34 @@ export interface InstallRequest {
   noDeps?: boolean;
   /** Constraints files (`name==version` lines): the base environment's packages keep their versions. */
   constraintFiles?: string[];
+  /**
+   * An environment of another platform (a Windows version built on Linux):
+   * the agent's CPython of its version runs the installer, which resolves
+   * binary wheels for that platform only and unpacks them into its
+   * site-packages (`--target`). Scripts are the caller's to write.
+   */
+  foreign?: ForeignTarget;
+}
+
+export interface ForeignTarget {
+  /** The agent's CPython of the environment's version. */
+  python: string;
+  /** Absolute site-packages folder of the environment. */
+  sitePackages: string;
+  /** "3.11". */
+  version: string;
+  /** pip's platform tag ("win_amd64") and uv's ("x86_64-pc-windows-msvc"). */
+  pipPlatform: string;
+  uvPlatform: string;
+}
+
+/** What pip and uv say when no wheel of a package fits the platform: the package, named for the message. */
+export function missingWheel(output: string): string | undefined {
+  return (
+    /No matching distribution found for ([^\s]+)/.exec(output)?.[1] ??
+    /Because (?:only )?([A-Za-z0-9._-]+)(?:[<>=!~]=?[^\s]*)? (?:has no|was not found|is not available)[^\n]*(?:wheel|platform)/i.exec(output)?.[1] ??
+    /no wheels? (?:with a matching platform tag|are available)[^\n]*?for ([A-Za-z0-9._-]+)/i.exec(output)?.[1]
+  );
 }
 
 /**
@@ -35,6 +63,14 @@ export interface Installer {
  */
 export async function installFailure(error: unknown, request: InstallRequest): Promise<unknown> {
   if (!(error instanceof ProcessError)) return error;
+  const foreign = request.foreign;
+  const missing = foreign && missingWheel(error.output);
+  if (foreign && missing) {
+    return new PydepotError(`package ${missing} has no ${foreign.pipPlatform} wheel for CPython ${foreign.version} (environment "${request.environment}"): a version for another platform is installed from binary wheels only, nothing is built from source`, {
+      path: request.specFile,
+      hint: `pin a version of ${missing} that publishes a ${foreign.pipPlatform} wheel for CPython ${foreign.version} (see its files on the index), or build the wheel on a Windows agent and put it in a folder listed in "index.findLinks"; nothing was published`,
+    });
+  }
   const refused = /\b401\b|Unauthorized|403 Forbidden/i.test(error.output) || (!request.index.noIndex && (await indexRefuses(request)));
   const hint = refused
     ? `the index refused the credentials: check the \${VARIABLE} placeholders of "index" in ${request.specFile} and the values the build agent sets for them, or its netrc file (~/.netrc or NETRC); nothing was published`

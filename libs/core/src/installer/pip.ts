@@ -3,7 +3,9 @@ import { PydepotError } from '../errors';
 import { runPython } from '../environment/python';
 import { isUrl } from '../model/environment';
 import { expandIndexCredentials } from './credentials';
-import { installFailure, InstallRequest, Installer } from './installer';
+import { isolatedPythonEnv } from '../process/python-env';
+import { run } from '../process/run';
+import { ForeignTarget, installFailure, InstallRequest, Installer } from './installer';
 
 /** Bump when pip's cache layout under our cache dir must not be shared with older builds. */
 const PIP_CACHE = 'pip-v1';
@@ -13,15 +15,20 @@ export class PipInstaller implements Installer {
 
   async install(root: string, request: InstallRequest): Promise<void> {
     if (request.packages.length === 0 && request.requirementFiles.length === 0) return;
+    const failure = { failure: `pip could not install the packages of environment "${request.environment}"`, tailLines: 25 };
     try {
-      await runPython(root, ['-m', 'pip', ...pipInstallArgs(request)], {
-        failure: `pip could not install the packages of environment "${request.environment}"`,
-        tailLines: 25,
-      });
+      const foreign = request.foreign;
+      if (foreign) await run(foreign.python, ['-I', '-m', 'pip', ...pipInstallArgs(request), ...foreignPipArgs(foreign)], { env: isolatedPythonEnv(), ...failure });
+      else await runPython(root, ['-m', 'pip', ...pipInstallArgs(request)], failure);
     } catch (error) {
       throw await installFailure(error, request);
     }
   }
+}
+
+/** Binary wheels for another platform, unpacked into its site-packages. */
+export function foreignPipArgs(foreign: ForeignTarget): string[] {
+  return ['--target', foreign.sitePackages, '--upgrade', '--platform', foreign.pipPlatform, '--only-binary=:all:', '--python-version', foreign.version, '--implementation', 'cp'];
 }
 
 /** Every setting comes from the spec: pip's own config and PIP_* variables are ignored (see python-env.ts). */

@@ -35,11 +35,13 @@ export class UvInstaller implements Installer {
 }
 
 export function uvInstallArgs(root: string, request: InstallRequest): string[] {
+  const foreign = request.foreign;
   return [
     'pip',
     'install',
     '--python',
-    pythonPath(root),
+    foreign ? foreign.python : pythonPath(root),
+    ...(foreign ? ['--target', foreign.sitePackages, '--python-platform', foreign.uvPlatform, '--python-version', foreign.version, '--only-binary', ':all:'] : []),
     '--no-config',
     '--link-mode',
     'copy',

@@ -41,7 +41,7 @@ describe('which runtime a spec asks for (read by the inference plugin)', () => {
     });
     try {
       const at = (name: string, platform: NodeJS.Platform = 'linux') => declaredEnvironment(path.join(dir, 'environments', name, 'environment.json'), dir, platform);
-      expect(at('child')).toEqual({ base: 'root', runtime: { project: 'python-3.12', request: { python: '3.12', includeStdlibTests: false } }, layout: 'self-contained' });
+      expect(at('child')).toEqual({ base: 'root', runtime: { project: 'python-3.12', request: { python: '3.12', includeStdlibTests: false } }, layout: 'self-contained', platforms: ['linux'] });
       expect(at('plain').layout).toBe('shared');
       expect(at('plain', 'win32').layout).toBe('self-contained');
       expect(at('old').layout).toBe('self-contained');

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { decideLayout, EnvironmentLayoutKind } from './layout';
+import { declaredPlatforms, isForeign, TargetPlatform } from './platform';
 import { formatPythonRequest, parsePythonRequest, RawPythonRequest, requestedVersion } from './python-request';
 
 /*
@@ -19,7 +20,17 @@ export const ENVIRONMENT_FILE = 'environment.json';
 export interface RuntimeRequest {
   python: RawPythonRequest;
   includeStdlibTests: boolean;
+  /** Built for another platform than the agent's (absent: the agent's own). */
+  platform?: TargetPlatform;
 }
+
+/**
+ * Where each platform's Python comes from, said once per workspace (the
+ * plugin's "pythons" option in nx.json): platform → version → a "python"
+ * request (an archive, MSI or NuGet package by sha256, a standalone
+ * mirror). Local paths are relative to the workspace root.
+ */
+export type PythonSources = Partial<Record<TargetPlatform, Record<string, RawPythonRequest>>>;
 
 export interface DeclaredRuntime {
   /** The runtime's Nx project name: `python-3.12`, or `python-<label>-<hash>` for anything but a bare version. */
@@ -35,6 +46,8 @@ export interface DeclaredEnvironment {
   layout: EnvironmentLayoutKind;
   /** The base chain, when "base" makes a cycle (the environment's targets report it; the rest of the graph loads). */
   cycle?: string[];
+  /** The spec's "platforms" (the agent's when it names none). */
+  platforms: TargetPlatform[];
 }
 
 /** Where a base environment's spec lives: a sibling folder of the environment built on it. */
@@ -56,7 +69,7 @@ export function declaredRuntime(specFile: string, workspaceRoot: string): Declar
 export function declaredEnvironment(specFile: string, workspaceRoot: string, platform: NodeJS.Platform = process.platform): DeclaredEnvironment {
   const chain: Array<{ name: string; spec: Record<string, unknown> }> = [];
   let file = specFile;
-  const own = () => (typeof chain[0]?.spec.base === 'string' ? { base: chain[0].spec.base as string } : {});
+  const own = () => ({ platforms: declaredPlatforms(chain[0]?.spec.platforms), ...(typeof chain[0]?.spec.base === 'string' ? { base: chain[0].spec.base as string } : {}) });
   for (;;) {
     const name = path.basename(path.dirname(file));
     if (chain.some((c) => c.name === name)) return { ...own(), layout: decideLayout({ platform }).layout, cycle: [...chain.map((c) => c.name), name] };
@@ -106,11 +119,37 @@ export function runtimeOf(spec: Record<string, unknown>, specFile: string, works
   return { project: runtimeProjectName(request), request };
 }
 
-export function runtimeProjectName(request: RuntimeRequest): string {
+/**
+ * `python-3.12`, `python-3.11-windows` (a bare version, on the agent's
+ * platform or mapped by the workspace's "pythons"), else
+ * `python-<label>[-<platform>]-<hash>`. `asked`: the bare version the spec
+ * asked for, when the workspace mapped it to another request.
+ */
+export function runtimeProjectName(request: RuntimeRequest, asked?: string): string {
   const { python } = request;
-  if (typeof python === 'string' && /^[0-9]+(\.[0-9]+){0,2}$/.test(python) && !request.includeStdlibTests) return `python-${python}`;
+  const suffix = request.platform ? `-${request.platform}` : '';
+  const bare = asked ?? (typeof python === 'string' && /^[0-9]+(\.[0-9]+){0,2}$/.test(python) ? python : undefined);
+  if (bare && /^[0-9]+(\.[0-9]+){0,2}$/.test(bare) && !request.includeStdlibTests) return `python-${bare}${suffix}`;
   const parsed = parsePythonRequest(python);
   const label = !parsed ? 'custom' : parsed.source === 'version' ? parsed.version : parsed.source === 'nuget' ? `nuget-${parsed.version}` : parsed.source;
   const hash = createHash('sha256').update(JSON.stringify(request)).digest('hex').slice(0, 8);
-  return `python-${label.replace(/[^A-Za-z0-9._-]+/g, '-')}-${hash}`;
+  return `python-${label.replace(/[^A-Za-z0-9._-]+/g, '-')}${suffix}-${hash}`;
+}
+
+/**
+ * The runtime of `platform` for an environment whose own runtime (the
+ * agent's platform) is `runtime`: itself on the agent's platform; for
+ * another platform, the request the workspace maps the asked version to
+ * ("pythons"), or the spec's own request (an archive or MSI of that
+ * platform), with the platform in the request, so in every cache key.
+ */
+export function runtimeForPlatform(runtime: DeclaredRuntime, platform: TargetPlatform, sources: PythonSources | undefined, workspaceRoot: string): DeclaredRuntime {
+  if (!isForeign(platform)) return runtime;
+  const parsed = parsePythonRequest(runtime.request.python);
+  const asked = parsed?.source === 'version' && !parsed.release && !parsed.sha256 && !parsed.mirror && !parsed.preference ? parsed.version : undefined;
+  const mapped = asked !== undefined ? sources?.[platform]?.[asked] : undefined;
+  const canonical = mapped === undefined ? undefined : parsePythonRequest(mapped, (p) => path.resolve(workspaceRoot, p));
+  const python = canonical ? formatPythonRequest(canonical, (p) => path.relative(workspaceRoot, p).split(path.sep).join('/')) : runtime.request.python;
+  const request: RuntimeRequest = { python, includeStdlibTests: runtime.request.includeStdlibTests, platform };
+  return { project: runtimeProjectName(request, asked), request };
 }

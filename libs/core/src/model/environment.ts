@@ -5,6 +5,7 @@ import { baseSpecFile, ENVIRONMENT_FILE } from './declared';
 import { validateJson } from './json-schema';
 import { findDuplicateKey } from './json-text';
 import { decideLayout, EnvironmentLayoutKind } from './layout';
+import { hostTargetPlatform, isForeign, TargetPlatform } from './platform';
 import { PublisherKind } from './registry';
 import { dropUndefined, isUrl, parsePythonRequest, PythonPreference, PythonRequest, requestedVersion } from './python-request';
 import { checkPackages, checkRequirementsFile } from './requirements';
@@ -47,6 +48,8 @@ export interface EnvironmentSpec {
   base?: { name: string; file: string };
   /** The base's, for an environment built on a base. */
   python: PythonRequest;
+  /** The platforms it is published for (default: the build agent's); see platform.ts. */
+  platforms: TargetPlatform[];
   packages: string[];
   /** Absolute paths. */
   requirements: string[];
@@ -152,6 +155,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
     });
   }
   const python = base ? base.python : parsePythonRequest(spec.python, fromHere)!;
+  const platforms = checkPlatforms(file, spec, base);
   // Before any stage runs: a typo, a URL or a redirected package source fails here, in a second.
   checkPackages(file, spec.packages ?? []);
   (spec.requirements ?? []).forEach((r: string, i: number) => checkRequirementsFile(path.resolve(dir, r), `requirements[${i}]`, file));
@@ -161,6 +165,7 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
     description: spec.description,
     base: base && { name: spec.base, file: base.file },
     python,
+    platforms,
     packages: spec.packages ?? [],
     requirements: (spec.requirements ?? []).map((r: string) => path.resolve(dir, r)),
     installer: spec.installer,
@@ -177,6 +182,26 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
     // Publisher settings as the schema allows them; each publisher reads its own (publish/index.ts).
     publish: dropUndefined({ ...(spec.publish ?? {}) }),
   };
+}
+
+/**
+ * "platforms": a platform other than the agent's is built here for the
+ * shared layout on a directory depot (its runtime beside it, pydepot's
+ * launcher cross-compiled); what is not supported yet is refused with what
+ * to do instead.
+ */
+function checkPlatforms(file: string, spec: Record<string, any>, base: EnvironmentSpec | undefined): TargetPlatform[] {
+  const platforms: TargetPlatform[] = spec.platforms ?? base?.platforms ?? [hostTargetPlatform()];
+  const foreign = platforms.filter((p) => isForeign(p));
+  if (!foreign.length) return platforms;
+  const refuse = (message: string, hint: string) => {
+    throw new PydepotError(`${file}: field "platforms" lists ${foreign.join(', ')}, ${message}`, { path: file, hint });
+  };
+  if (spec.base !== undefined) refuse(`which an environment built on a base cannot be built for on this agent yet`, `list every package in this environment and remove "base", or build it on a ${foreign[0]} agent`);
+  const to = spec.publish?.to ?? 'directory';
+  if (to !== 'directory') refuse(`but "publish.to" is "${to}": versions for another platform are published to a directory depot (their runtime lives beside them)`, 'publish to a directory depot (remove "publish.to"), or build on an agent of that platform');
+  if (spec.layout === 'self-contained') refuse('but "layout" is "self-contained": versions built for another platform are published in the shared layout', 'remove "layout"');
+  return platforms;
 }
 
 /** "Pillow[extra]==11.3 ; python_version>'3'" → "Pillow". */

@@ -8,10 +8,12 @@ import { acquireFileLock } from '../fs/lock';
 import { hashIndex, indexTree, pathExists } from '../fs/tree';
 import { hostPlatform } from '../interpreter/discover';
 import { installLauncher } from '../interpreter/launcher';
+import { buildWindowsLaunchers, standInInterpreter } from '../interpreter/windows';
+import { isForeign } from '../model/platform';
 import { makeRelocatable } from '../interpreter/relocate';
 import { RuntimeRequest } from '../model/declared';
 import { describePythonRequest, parsePythonRequest } from '../model/python-request';
-import { hostLayout, minorOf, RUNTIMES_DIR } from '../environment/layout';
+import { EnvironmentLayout, hostLayout, minorOf, RUNTIMES_DIR, WINDOWS_LAYOUT } from '../environment/layout';
 import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, writeManifest } from '../environment/manifest';
 import { compileBytecode, listPackages, runPython } from '../environment/python';
 import { makeScriptsRelocatable } from '../environment/scripts';
@@ -92,6 +94,13 @@ export async function readRuntimeManifest(file: string): Promise<RuntimeManifest
 export function runtimeSource(request: RuntimeRequest, workspaceRoot: string, specFiles: string[] = []): DistributionSource {
   const python = parsePythonRequest(request.python, (p) => path.resolve(workspaceRoot, p));
   if (!python) throw new PydepotError(`the runtime request ${JSON.stringify(request.python)} is none of the forms of "python"`, { hint: 'see "python" in docs/ENVIRONMENTS.md' });
+  if (request.platform && isForeign(request.platform) && python.source === 'version') {
+    const named = specFiles.map((f) => path.relative(workspaceRoot, f) || f);
+    throw new PydepotError(`${named.length ? `${named.join(', ')}: ` : ''}no ${request.platform} CPython ${python.version} is configured for this workspace: a version number names an installed or downloaded Python of this agent's platform only`, {
+      path: path.join(workspaceRoot, 'nx.json'),
+      hint: `say once where it comes from, in nx.json's pydepot plugin entry: "options": {"pythons": {"${request.platform}": {"${python.version}": {"nuget": "<version>", "sha256": "<sha256>"}}}} (or an "archive" or "msi" by sha256; docs/WINDOWS.md)`,
+    });
+  }
   try {
     return resolveDistribution(python);
   } catch (error) {
@@ -110,9 +119,9 @@ export function runtimeIdentity(request: RuntimeRequest, workspaceRoot: string):
   }
 }
 
-/** A resolved request's identity: its distribution's, and whether CPython's test suite is kept. */
+/** A resolved request's identity: its distribution's, whether CPython's test suite is kept, and the platform it is built for. */
 function identityOf(source: DistributionSource, request: RuntimeRequest): string {
-  return `${source.identity()}${request.includeStdlibTests ? ' +stdlib-tests' : ''}`;
+  return `${source.identity()}${request.includeStdlibTests ? ' +stdlib-tests' : ''}${request.platform ? ` for ${request.platform}` : ''}`;
 }
 
 /**
@@ -137,18 +146,22 @@ export async function buildRuntime(
   await fs.mkdir(store, { recursive: true });
   const tmp = siblingTempPath(path.join(store, 'runtime'));
   try {
-    const { manifest, launcher } = await unpackPrefix(tmp, source, { cacheDir: options.cacheDir, includeStdlibTests: request.includeStdlibTests, log, file: options.manifestPath });
-    const layout = hostLayout();
+    const unpackOptions = { cacheDir: options.cacheDir, includeStdlibTests: request.includeStdlibTests, log, file: options.manifestPath };
+    const foreign = request.platform !== undefined && isForeign(request.platform);
+    const { manifest, launcher, layout, standIn } = foreign ? await unpackWindowsPrefix(tmp, source, unpackOptions) : { ...(await unpackPrefix(tmp, source, unpackOptions)), layout: hostLayout(), standIn: undefined };
     const minor = minorOf(manifest.python.version);
-    log('installing pip with ensurepip');
-    await runPython(tmp, ['-m', 'ensurepip', '--default-pip'], { failure: 'ensurepip failed' });
+    if (!standIn) {
+      log('installing pip with ensurepip');
+      await runPython(tmp, ['-m', 'ensurepip', '--default-pip'], { failure: 'ensurepip failed' });
+    }
     await makeScriptsRelocatable(tmp, layout.scriptsDir, layout.sitePackages(minor));
-    const [, packages] = await Promise.all([compileBytecode(tmp, [layout.sitePackages(minor)], undefined, log), listPackages(tmp)]);
+    const site = layout.sitePackages(minor);
+    const [, packages] = await Promise.all([compileBytecode(tmp, [site], undefined, log, standIn), listPackages(tmp, standIn ? { python: standIn, sitePackages: site } : undefined)]);
     await writeManifest(tmp, { ...manifest, packages });
     const entries = await indexTree(tmp, (rel) => !METADATA_FILES.has(rel));
     const contentHash = hashIndex(entries);
     await writeJsonAtomic(path.join(tmp, FILES_INDEX), { schemaVersion: 1, contentHash, entries });
-    const id = options.id ?? `cpython-${manifest.python.version}-${hostPlatform()}-${contentHash.slice(0, 12)}`;
+    const id = options.id ?? `cpython-${manifest.python.version}-${manifest.platform}-${contentHash.slice(0, 12)}`;
     const final = path.join(store, id);
     if ((await storedContentHash(final)) === contentHash) await fs.rm(tmp, { recursive: true, force: true });
     else {
@@ -208,6 +221,49 @@ async function storedContentHash(root: string): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A Windows CPython prefix in `dest`, prepared on an agent of another OS
+ * (docs/WINDOWS.md): as the distribution has it (a Windows CPython finds
+ * its own prefix), plus pydepot's launchers cross-compiled against its
+ * headers, its standard library byte-compiled by the agent's CPython of the
+ * same version. It must bring pip (NuGet's, the MSI's, an installed tree's):
+ * nothing of it can run here to bootstrap one.
+ */
+async function unpackWindowsPrefix(
+  dest: string,
+  source: DistributionSource,
+  options: StageLog & { cacheDir: string; includeStdlibTests: boolean; file?: string },
+): Promise<{ manifest: EnvironmentManifest; launcher: boolean; layout: EnvironmentLayout; standIn: string }> {
+  const { log } = options;
+  const unpacked = await source.unpack(dest, { cacheDir: options.cacheDir, includeStdlibTests: options.includeStdlibTests, log });
+  if (unpacked.os !== 'windows') {
+    throw new PydepotError(`${source.describe()} is a ${unpacked.os ?? 'posix'} CPython, but this runtime is for Windows`, {
+      path: options.file,
+      hint: 'point the workspace\'s "pythons.windows" entry (nx.json) at a Windows CPython: the NuGet "python" package, an MSI, or an archive of an installed one',
+    });
+  }
+  const layout = WINDOWS_LAYOUT;
+  const minor = minorOf(unpacked.version);
+  if (!(await pathExists(path.join(dest, 'Lib', 'site-packages', 'pip', '__init__.py')))) {
+    throw new PydepotError(`${source.describe()} has no pip in Lib\\site-packages, and a Windows CPython cannot run on this agent to bootstrap one`, {
+      path: options.file,
+      hint: 'use a distribution that includes pip (the NuGet "python" package, the MSI with pip, an archive of an installed CPython)',
+    });
+  }
+  const standIn = standInInterpreter(unpacked.version).executable;
+  await buildWindowsLaunchers(dest, minor, log);
+  log(`byte-compiling the standard library with this agent's CPython ${minor} (unchecked-hash)`);
+  await compileBytecode(dest, layout.libDirs(minor), undefined, log, standIn);
+  const manifest: EnvironmentManifest = {
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    platform: 'win32-x64',
+    python: { implementation: 'cpython', version: unpacked.version, source: unpacked.source },
+    entryPoints: { python: layout.python, scriptsDir: layout.scriptsDir, sitePackages: layout.sitePackages(minor) },
+    packages: [],
+  };
+  return { manifest, launcher: true, layout, standIn };
 }
 
 /**

@@ -16,9 +16,11 @@ import { decideLayout } from '../model/layout';
 import { runStage } from './delta';
 import { auditTree, formatFindings } from '../verify/audit';
 import { writeActivators } from '../environment/activators';
-import { hostLayout, minorOf, sharedLayoutFiles } from '../environment/layout';
+import { EnvironmentLayout, hostLayout, minorOf, sharedLayoutFiles, WINDOWS_SHARED_LAYOUT } from '../environment/layout';
+import { readDistlibLaunchers, writeWindowsScripts } from '../environment/windows-scripts';
+import { WHEEL_PLATFORMS } from '../model/platform';
 import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, readManifest, SBOM_FILE, writeManifest } from '../environment/manifest';
-import { compileBytecode, listPackages, runPython } from '../environment/python';
+import { builtForAnotherOs, compileBytecode, listPackages, runPython, standInFor } from '../environment/python';
 import { environmentSbom } from '../environment/sbom';
 import { makeScriptsRelocatable } from '../environment/scripts';
 
@@ -84,8 +86,8 @@ export async function createEnvironment(options: StageLog & { inputPath: string;
  * depot puts it, two levels up.
  */
 export async function createSharedEnvironment(options: StageLog & { runtime: { manifest: RuntimeManifest; root: string }; outputPath: string; name: string; description?: string }): Promise<EnvironmentManifest> {
-  const layout = hostLayout();
   const { manifest: runtime, root: runtimeRoot } = options.runtime;
+  const layout = sharedLayoutOf(runtime);
   const relative = path.relative(options.outputPath, runtimeRoot).split(path.sep).join('/');
   if (relative !== `${RUNTIMES_FROM_ENVIRONMENT}/${runtime.id}`) {
     throw new PydepotError(`the environment ${options.outputPath} is not two levels below the runtimes folder ${path.dirname(runtimeRoot)}, as it will be in the depot`, {
@@ -100,6 +102,7 @@ export async function createSharedEnvironment(options: StageLog & { runtime: { m
     await fs.mkdir(path.dirname(launcher), { recursive: true });
     await fs.copyFile(path.join(runtimeRoot, files.runtimeLauncher), launcher);
     await fs.chmod(launcher, 0o755);
+    if (files.guiLauncher) await fs.copyFile(path.join(runtimeRoot, files.guiLauncher.from), path.join(tmp, files.guiLauncher.file));
     for (const alias of files.aliases) await fs.symlink(path.relative(path.dirname(path.join(tmp, alias)), launcher), path.join(tmp, alias));
     await fs.mkdir(path.join(tmp, layout.sitePackages(minor)), { recursive: true });
     // site.py makes this folder sys.prefix; the launcher resolves `home` against it. The runtime's
@@ -128,6 +131,11 @@ export async function createSharedEnvironment(options: StageLog & { runtime: { m
   });
 }
 
+/** The layout of an environment in the shared layout on `runtime`: the runtime's OS's (a Windows runtime built on Linux: a Windows venv). */
+function sharedLayoutOf(runtime: { platform: string }): EnvironmentLayout {
+  return runtime.platform.startsWith('win32') ? WINDOWS_SHARED_LAYOUT : hostLayout();
+}
+
 /**
  * The venv target of an environment that names a Python: its layout by the
  * one decision (the spec's, confirmed by what the built runtime can do),
@@ -139,7 +147,9 @@ export async function createVenvStage(
 ): Promise<EnvironmentManifest> {
   const { spec, runtime, outputPath, log } = options;
   const named = { outputPath, name: spec.name, description: spec.description, log };
-  const decision = decideLayout({ intent: spec.layout, publishTo: spec.publish.to, runtime: { launcher: runtime.manifest.launcher, version: runtime.manifest.python.version } });
+  // A runtime of another OS is shared whatever this agent is (the spec's loader refused anything else).
+  const foreign = builtForAnotherOs(runtime.manifest);
+  const decision = foreign ? { layout: 'shared' as const } : decideLayout({ intent: spec.layout, publishTo: spec.publish.to, runtime: { launcher: runtime.manifest.launcher, version: runtime.manifest.python.version } });
   if (decision.layout === 'shared') {
     const manifest = await runStage({ output: outputPath, delta: options.delta }, () => createSharedEnvironment({ ...named, runtime }));
     log(`shared layout: runs on runtime ${runtime.manifest.id}`);
@@ -174,43 +184,14 @@ export async function installRequirements(
     const context = lockContext(manifest, local);
     // A committed lock, checked against the spec, is all that is installed: hashes required.
     const lock = checkedLock(spec, manifest.python.version, context);
-    // In-repo packages first, from their freshly built wheels only (never an index), without dependencies:
-    // the install below then finds them satisfied and brings their dependencies (locked, if there is a lock).
-    if (local.length) {
-      options.log(`installing in-repo ${local.map((w) => `${w.name}==${w.version}`).join(', ')} with ${installer.name}`);
-      await installer.install(tmp, {
-        ...request,
-        packages: local.map((w) => `${w.name}==${w.version}`),
-        requirementFiles: [],
-        noDeps: true,
-        index: { url: spec.index.url, extraUrls: [], findLinks: options.localWheelDirs ?? [], noIndex: true },
-      });
-    }
-    const count = spec.packages.length + spec.requirements.length;
-    if (lock) options.log(`installing ${path.basename(lock)} (hashes required) with ${installer.name}`);
-    else if (count) options.log(`installing ${spec.packages.join(', ') || 'requirements'} with ${installer.name}${manifest.base ? ` on base ${manifest.base.name}` : ''}`);
-    // The base environment's packages keep their versions.
-    const constraints = context.constraints?.length ? siblingTempPath(path.join(path.dirname(options.outputPath), 'constraints.txt')) : undefined;
-    try {
-      if (constraints) await fs.writeFile(constraints, `${context.constraints!.join('\n')}\n`);
-      await installer.install(tmp, {
-        ...request,
-        packages: lock ? [] : spec.packages,
-        requirementFiles: lock ? [lock] : spec.requirements,
-        requireHashes: lock !== undefined,
-        constraintFiles: constraints && !lock ? [constraints] : [],
-      });
-    } finally {
-      if (constraints) await fs.rm(constraints, { force: true });
-    }
-    // An exact install (lock, in-repo packages without dependencies) must still be complete.
-    if (lock || local.length) await checkDependencies(tmp, spec, lock);
-    await writeLaunchHook(tmp, manifest, spec);
+    const standIn = standInFor(manifest);
+    if (standIn) await installForeign(tmp, manifest, { ...options, installer, request, lock, local, standIn });
+    else await installNative(tmp, manifest, { ...options, installer, request, lock, local, constraints: context.constraints });
     const runtime = manifest.runtime ? [path.resolve(options.inputPath, manifest.runtime.path)] : [];
-    await fixInstalledRunpaths(tmp, options.inputPath, options.log, runtime);
-    const next = await finishSitePackages(tmp, manifest, options.inputPath, options.log);
+    if (!standIn) await fixInstalledRunpaths(tmp, options.inputPath, options.log, runtime);
+    const next = await finishSitePackages(tmp, manifest, options.inputPath, options.log, standIn);
     // The relocation audit is part of the build: an environment it rejects never reaches a publisher.
-    await auditBuild(tmp, options.inputPath, [options.outputPath, options.cacheDir, ...runtime, ...(options.forbiddenPaths ?? [])], spec);
+    await auditBuild(tmp, options.inputPath, [options.outputPath, options.cacheDir, ...runtime, ...(options.forbiddenPaths ?? [])], spec, standIn !== undefined);
     // The file index lists every entry with its sha256: publishers reuse
     // unchanged files from the previous version by it, and anyone can check a
     // published copy against it. It, the manifest and the SBOM describe the
@@ -222,6 +203,91 @@ export async function installRequirements(
   });
 }
 
+/** What both install paths get. */
+interface InstallerRun {
+  spec: EnvironmentSpec;
+  installer: ReturnType<typeof getInstaller>;
+  request: { index: EnvironmentSpec['index']; cacheDir: string; environment: string; specFile: string };
+  lock?: string;
+  local: Array<{ name: string; version: string }>;
+  localWheelDirs?: string[];
+  inputPath: string;
+}
+
+/** The install stage's installer runs on the environment's own interpreter. */
+async function installNative(
+  tmp: string,
+  manifest: EnvironmentManifest,
+  options: StageLog & InstallerRun & { outputPath: string; constraints?: string[] },
+): Promise<void> {
+  const { spec, request, lock, local, installer } = options;
+  // In-repo packages first, from their freshly built wheels only (never an index), without dependencies:
+  // the install below then finds them satisfied and brings their dependencies (locked, if there is a lock).
+  if (local.length) {
+    options.log(`installing in-repo ${local.map((w) => `${w.name}==${w.version}`).join(', ')} with ${installer.name}`);
+    await installer.install(tmp, {
+      ...request,
+      packages: local.map((w) => `${w.name}==${w.version}`),
+      requirementFiles: [],
+      noDeps: true,
+      index: { url: spec.index.url, extraUrls: [], findLinks: options.localWheelDirs ?? [], noIndex: true },
+    });
+  }
+  const count = spec.packages.length + spec.requirements.length;
+  if (lock) options.log(`installing ${path.basename(lock)} (hashes required) with ${installer.name}`);
+  else if (count) options.log(`installing ${spec.packages.join(', ') || 'requirements'} with ${installer.name}${manifest.base ? ` on base ${manifest.base.name}` : ''}`);
+  // The base environment's packages keep their versions.
+  const constraints = options.constraints?.length ? siblingTempPath(path.join(path.dirname(options.outputPath), 'constraints.txt')) : undefined;
+  try {
+    if (constraints) await fs.writeFile(constraints, `${options.constraints!.join('\n')}\n`);
+    await installer.install(tmp, {
+      ...request,
+      packages: lock ? [] : spec.packages,
+      requirementFiles: lock ? [lock] : spec.requirements,
+      requireHashes: lock !== undefined,
+      constraintFiles: constraints && !lock ? [constraints] : [],
+    });
+  } finally {
+    if (constraints) await fs.rm(constraints, { force: true });
+  }
+  // An exact install (lock, in-repo packages without dependencies) must still be complete.
+  if (lock || local.length) await checkDependencies(tmp, spec, lock);
+  await writeLaunchHook(tmp, manifest, spec);
+}
+
+/**
+ * The install stage of an environment of another OS (a Windows version on a
+ * Linux agent; docs/WINDOWS.md): one installer run by the agent's CPython of
+ * its version, binary wheels for the platform only (in-repo packages' wheels
+ * from their folders), unpacked into its site-packages; then its console
+ * scripts as Windows .exe files.
+ */
+async function installForeign(
+  tmp: string,
+  manifest: EnvironmentManifest,
+  options: StageLog & InstallerRun & { standIn: string },
+): Promise<void> {
+  const { spec, request, lock } = options;
+  const minor = minorOf(manifest.python.version);
+  const site = path.join(tmp, manifest.entryPoints.sitePackages);
+  const wheels = WHEEL_PLATFORMS.windows;
+  const foreign = { python: options.standIn, sitePackages: site, version: minor, pipPlatform: wheels.pip, uvPlatform: wheels.uv };
+  const packages = lock ? [] : [...spec.packages, ...options.local.map((w) => `${w.name}==${w.version}`)];
+  options.log(`installing ${lock ? path.basename(lock) : packages.join(', ') || 'requirements'} for ${wheels.pip} (binary wheels only) with ${options.installer.name}, run by this agent's CPython ${minor}`);
+  await options.installer.install(tmp, {
+    ...request,
+    index: { ...request.index, findLinks: [...request.index.findLinks, ...(options.local.length ? (options.localWheelDirs ?? []) : [])] },
+    packages,
+    requirementFiles: lock ? [lock] : spec.requirements,
+    requireHashes: lock !== undefined,
+    foreign,
+  });
+  const runtimeRoot = path.resolve(options.inputPath, manifest.runtime!.path);
+  const scripts = await writeWindowsScripts(tmp, manifest.entryPoints.sitePackages, await readDistlibLaunchers(runtimeRoot));
+  if (scripts.length) options.log(`console scripts for Windows: ${scripts.join(', ')}`);
+  await writeLaunchHook(tmp, manifest, spec);
+}
+
 async function checkDependencies(root: string, spec: EnvironmentSpec, lock: string | undefined): Promise<void> {
   await runPython(root, ['-m', 'pip', 'check'], {
     failure: `the packages of environment "${spec.name}" are incomplete`,
@@ -231,9 +297,9 @@ async function checkDependencies(root: string, spec: EnvironmentSpec, lock: stri
   });
 }
 
-/** The launcher's start-up hook with this environment's PYTHONPATH policy (POSIX layouts: the launcher is POSIX). */
+/** The launcher's start-up hook with this environment's PYTHONPATH policy (where pydepot's launcher runs it: POSIX, and Windows environments built on a shared runtime). */
 async function writeLaunchHook(root: string, manifest: EnvironmentManifest, spec: EnvironmentSpec): Promise<void> {
-  if (hostLayout().os !== 'posix') return;
+  if (hostLayout().os !== 'posix' && !manifest.runtime) return;
   const site = path.join(root, manifest.entryPoints.sitePackages);
   const hook = launchHook(spec.pythonPath);
   await writeFileAtomic(path.join(site, `${LAUNCH_HOOK}.py`), hook.module);
@@ -245,10 +311,10 @@ async function writeLaunchHook(root: string, manifest: EnvironmentManifest, spec
  * previous stage's, hard-linked): where install-time build paths appear. The
  * whole tree is audited again by the publish gate, on the version as published.
  */
-async function auditBuild(root: string, previous: string, forbidden: string[], spec: EnvironmentSpec): Promise<void> {
+async function auditBuild(root: string, previous: string, forbidden: string[], spec: EnvironmentSpec, windows: boolean): Promise<void> {
   const needles = [root, previous, ...forbidden];
   const real = await Promise.all(needles.map((n) => fs.realpath(n).catch(() => n)));
-  const findings = await auditTree(root, [...needles, ...real], async (e) => !(await isInherited(previous, e)));
+  const findings = await auditTree(root, [...needles, ...real], async (e) => !(await isInherited(previous, e)), { windows });
   if (findings.length === 0) return;
   throw new PydepotError(`environment "${spec.name}" would be tied to the build machine (${findings.length} finding(s)):\n${formatFindings(findings)}`, {
     path: spec.file,
@@ -299,10 +365,10 @@ async function readStageIndex(root: string): Promise<IndexReuse | undefined> {
   }
 }
 
-async function finishSitePackages(root: string, manifest: EnvironmentManifest, previous: string, log: (message: string) => void): Promise<EnvironmentManifest> {
+async function finishSitePackages(root: string, manifest: EnvironmentManifest, previous: string, log: (message: string) => void, standIn?: string): Promise<EnvironmentManifest> {
   const { scriptsDir, sitePackages } = manifest.entryPoints;
   await makeScriptsRelocatable(root, scriptsDir, sitePackages);
   // Independent (one writes __pycache__, the other reads metadata): run side by side.
-  const [, packages] = await Promise.all([compileBytecode(root, [sitePackages], previous, log), listPackages(root)]);
+  const [, packages] = await Promise.all([compileBytecode(root, [sitePackages], previous, log, standIn), listPackages(root, standIn ? { python: standIn, sitePackages } : undefined)]);
   return { ...manifest, packages };
 }

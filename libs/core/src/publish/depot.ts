@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { EnvironmentSpec } from '../model/environment';
+import { platformFolder, TargetPlatform } from '../model/platform';
 import environmentSchema from '../model/environment.schema.json';
 import type { PublisherOptions, PublisherSettings } from './index';
 
@@ -22,14 +23,13 @@ function isRemote(p: string): boolean {
 }
 
 /** The publisher settings of one environment: its spec's "publish" first, then the target's options, field by field (every field the spec schema's "publish" has). */
-export function publisherSettings(options: { spec: EnvironmentSpec; targetOptions: PublisherOptions; workspaceRoot: string; env?: NodeJS.ProcessEnv }): PublisherSettings {
+export function publisherSettings(options: { spec: EnvironmentSpec; targetOptions: PublisherOptions; workspaceRoot: string; env?: NodeJS.ProcessEnv; platform?: TargetPlatform }): PublisherSettings {
   const { spec, targetOptions } = options;
   const merged: Record<string, unknown> = {};
   for (const key of Object.keys(environmentSchema.properties.publish.properties)) {
     merged[key] = (spec.publish as Record<string, unknown>)[key] ?? (targetOptions as Record<string, unknown>)[key];
   }
-  return {
-    ...(merged as Omit<PublisherSettings, 'depot'>),
-    depot: resolveDepot({ specDepot: spec.publish.depot, workspaceDefault: targetOptions.depot, workspaceRoot: options.workspaceRoot, env: options.env }),
-  };
+  const depot = resolveDepot({ specDepot: spec.publish.depot, workspaceDefault: targetOptions.depot, workspaceRoot: options.workspaceRoot, env: options.env });
+  // Each platform's versions in their own depot folder (model/platform.ts): Windows under <depot>/windows.
+  return { ...(merged as Omit<PublisherSettings, 'depot'>), depot: options.platform ? platformFolder(depot, options.platform, path.join) : depot };
 }

@@ -22,8 +22,9 @@ const PORTABLE_SHEBANGS = new Set(['/bin/sh', '/bin/bash', '/usr/bin/env']);
  * not $ORIGIN-relative, scripts in bin/ or Scripts/ whose shebang names an
  * interpreter by absolute path, and absolute paths in .pth files.
  */
-export async function auditTree(root: string, needles: string[], only?: (entry: TreeEntry) => boolean | Promise<boolean>): Promise<AuditFinding[]> {
-  const patterns = [...new Set(needles.filter((n) => n.length > 1).map((n) => n.replace(/[\\/]+$/, '')))].map((n) => ({ text: n, bytes: Buffer.from(n) }));
+export async function auditTree(root: string, needles: string[], only?: (entry: TreeEntry) => boolean | Promise<boolean>, options: { windows?: boolean } = {}): Promise<AuditFinding[]> {
+  const texts = [...new Set(needles.filter((n) => n.length > 1).map((n) => n.replace(/[\\/]+$/, '')))];
+  const patterns = texts.flatMap((n) => (options.windows ? windowsForms(n) : [{ text: n, bytes: Buffer.from(n) }]));
   const all = await walkTree(root);
   const entries = only ? (await mapLimit(all, 32, async (e) => ((await only(e)) ? e : undefined))).filter((e): e is TreeEntry => e !== undefined) : all;
   const findings: AuditFinding[] = [];
@@ -49,6 +50,19 @@ export async function auditTree(root: string, needles: string[], only?: (entry: 
     }
   });
   return findings.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/**
+ * A build path as a file of a Windows environment may hold it: as it is, in
+ * Windows form (`\\tmp\\build\\…`, which Wine shows as `Z:\\tmp\\build\\…`),
+ * each also as UTF-16 (Windows binaries keep wide strings).
+ */
+export function windowsForms(needle: string): Array<{ text: string; bytes: Buffer }> {
+  const forms = [...new Set([needle, needle.replace(/\//g, '\\')])];
+  return forms.flatMap((text) => [
+    { text, bytes: Buffer.from(text, 'utf8') },
+    { text: `${text} (UTF-16)`, bytes: Buffer.from(text, 'utf16le') },
+  ]);
 }
 
 /** Absolute references a relocated environment may not hold, whatever path they name. */

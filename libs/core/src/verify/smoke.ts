@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { EnvironmentLayout, hostLayout, pythonPath, scriptsPath } from '../environment/layout';
 import { formatError, PydepotError } from '../errors';
 import { isolatedPythonEnv } from '../process/python-env';
-import { run } from '../process/run';
+import { run as runProcess, RunOptions } from '../process/run';
+import { WindowsRunner } from '../tools/wine';
 
 export interface SmokeChecks {
   imports: string[];
@@ -61,14 +62,18 @@ print(json.dumps(failed))
  * temp dir, PATH starts with the environment's scripts). Collects every
  * failure before throwing, so one run shows them all.
  */
-export async function runSmokeChecks(root: string, checks: SmokeChecks, layout: EnvironmentLayout = hostLayout()): Promise<string[]> {
-  const scripts = scriptsPath(root, layout);
-  const env = { ...isolatedPythonEnv(), PATH: [scripts, process.env.PATH ?? ''].join(path.delimiter) };
+export async function runSmokeChecks(root: string, checks: SmokeChecks, layout: EnvironmentLayout = hostLayout(), windows?: WindowsRunner): Promise<string[]> {
+  const scripts = windows ? path.join(root, ...layout.scriptsDir.split('/')) : scriptsPath(root, layout);
+  const env = { ...isolatedPythonEnv(), PATH: [scripts, process.env.PATH ?? ''].join(path.delimiter), ...windows?.env };
+  // A Windows environment on another OS: each program runs under Wine (always through pipes: Wine cannot hand a
+  // Windows console program a redirected file as its standard stream).
+  const python = windows ? path.join(root, ...layout.python.split('/')) : pythonPath(root, layout);
+  const run = (file: string, args: string[], options: RunOptions) => (windows ? runProcess(windows.file, [file, ...args], options) : runProcess(file, args, options));
   const passed: string[] = [];
   const failures: string[] = [];
   const imports = [...checks.imports];
   if (checks.importPackages && checks.packages?.length) {
-    const { stdout } = await run(pythonPath(root, layout), ['-c', PACKAGE_MODULES_PROBE, ...checks.packages], { env, cwd: os.tmpdir(), failure: 'the package metadata check could not run' });
+    const { stdout } = await run(python, ['-c', PACKAGE_MODULES_PROBE, ...checks.packages], { env, cwd: os.tmpdir(), failure: 'the package metadata check could not run' });
     for (const [name, modules] of Object.entries(JSON.parse(stdout) as Record<string, string[] | null>)) {
       if (modules === null) failures.push(`package ${name}: not installed (named in "packages")`);
       else if (modules.length === 0) failures.push(`package ${name}: its metadata lists no importable module (set "verify.imports" by hand)`);
@@ -76,7 +81,7 @@ export async function runSmokeChecks(root: string, checks: SmokeChecks, layout: 
     }
   }
   if (imports.length) {
-    const { stdout } = await run(pythonPath(root, layout), ['-c', IMPORT_PROBE, ...imports], { env, cwd: os.tmpdir(), failure: 'the import check could not run' });
+    const { stdout } = await run(python, ['-c', IMPORT_PROBE, ...imports], { env, cwd: os.tmpdir(), failure: 'the import check could not run' });
     const failed = JSON.parse(stdout) as Record<string, string>;
     for (const name of imports) {
       if (failed[name]) failures.push(`import ${name}: ${failed[name]}`);
@@ -85,7 +90,7 @@ export async function runSmokeChecks(root: string, checks: SmokeChecks, layout: 
   }
   for (const argv of checks.commands) {
     const [command, ...args] = argv;
-    const exe = command === 'python' ? pythonPath(root, layout) : path.join(scripts, command);
+    const exe = command === 'python' ? python : path.join(scripts, windows && !/\.exe$/i.test(command) ? `${command}.exe` : command);
     if (!existsSync(exe)) {
       failures.push(`${argv.join(' ')}: "${command}" is not in ${scripts}`);
       continue;

@@ -7,6 +7,9 @@ import { Publisher } from '../publish/publisher';
 import { EnvironmentSpec } from '../model/environment';
 import { auditTree, formatFindings } from './audit';
 import { runSmokeChecks } from './smoke';
+import { findWindowsRunner } from '../tools/wine';
+import { builtForAnotherOs } from '../environment/python';
+import { hostLayout, WINDOWS_LAYOUT, WINDOWS_SHARED_LAYOUT } from '../environment/layout';
 
 /**
  * The checks a published tree must pass: the spec's smoke checks and, when
@@ -16,22 +19,31 @@ import { runSmokeChecks } from './smoke';
  * publish as its gate (before `current` moves) and by the verify target on
  * what is current.
  */
-export async function checkPublishedTree(options: { tree: string; spec: EnvironmentSpec; forbiddenPaths?: string[] }): Promise<{ passed: string[]; audited: boolean }> {
+export async function checkPublishedTree(options: { tree: string; spec: EnvironmentSpec; forbiddenPaths?: string[] }): Promise<{ passed: string[]; audited: boolean; skipped?: string }> {
   const { tree, spec } = options;
   // The checks this version was built with (its manifest); a version built before they were recorded: the spec's.
   const manifest = await readManifest(tree).catch(() => undefined);
-  const passed = await runSmokeChecks(tree, manifest?.verify ?? spec.verify);
-  if (!options.forbiddenPaths) return { passed, audited: false };
+  const checks = manifest?.verify ?? spec.verify;
+  // A Windows version on another OS runs under Wine where there is one; without it, only the audit can run.
+  const windows = manifest && builtForAnotherOs(manifest) && manifest.platform.startsWith('win32');
+  const runner = windows ? await findWindowsRunner() : undefined;
+  const layout = windows ? (manifest.runtime ? WINDOWS_SHARED_LAYOUT : WINDOWS_LAYOUT) : hostLayout();
+  const skipped =
+    windows && !runner && (checks.imports.length || checks.commands.length || checks.importPackages)
+      ? `the smoke checks of this Windows version did not run: no Wine on this ${process.platform} agent (install wine, or run verify-windows on a Windows machine)`
+      : undefined;
+  const passed = skipped ? [] : await runSmokeChecks(tree, checks, layout, runner);
+  if (!options.forbiddenPaths) return { passed, audited: false, skipped };
   const needles = options.forbiddenPaths;
   const real = await Promise.all(needles.map((n) => fs.realpath(n).catch(() => n)));
-  const findings = await auditTree(tree, [...needles, ...real]);
+  const findings = await auditTree(tree, [...needles, ...real], undefined, { windows: Boolean(windows) });
   if (findings.length) {
     throw new PydepotError(`the published environment ${tree} is tied to the build machine (${findings.length} finding(s)):\n${formatFindings(findings)}`, {
       path: tree,
       hint: 'it may break when the depot is reached through another path: fix the findings, then publish again',
     });
   }
-  return { passed, audited: true };
+  return { passed, audited: true, skipped };
 }
 
 /**

@@ -11,7 +11,8 @@ import {
 import * as path from 'node:path';
 // A narrow import (not @pydepot/core's index): the plugin loads on every Nx command.
 import { declaredBase, declaredRequirementNames, normalizeName, readPyproject, requirementName } from '../../../core/src/library/pyproject';
-import { declaredEnvironment, DeclaredRuntime } from '../../../core/src/model/declared';
+import { declaredEnvironment, DeclaredRuntime, PythonSources, runtimeForPlatform } from '../../../core/src/model/declared';
+import { hostTargetPlatform, isForeign, platformFolder, TargetPlatform } from '../../../core/src/model/platform';
 import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, DEFAULT_WHEEL_DIR, DEFAULT_WHEELHOUSE_DIR, runtimeManifestPath, stagePath, StageTarget } from '../utils/paths';
 import { probeRemoteCache } from './remote-cache';
 import { runtimeIdentities, runtimeIdentityVariable } from './runtime-identities';
@@ -35,6 +36,13 @@ export interface PydepotPluginOptions {
   runtimeTargetName?: string;
   /** Folder of in-repo packages' wheels (build-wheel outputs). */
   wheelDir?: string;
+  /**
+   * Where each platform's Python comes from, per version: `{"windows":
+   * {"3.11": {"nuget": "3.11.9", "sha256": "…"}}}`. An environment that
+   * says `"python": "3.11"` and lists "windows" in "platforms" runs on that
+   * (docs/WINDOWS.md).
+   */
+  pythons?: PythonSources;
 }
 
 export const ENVIRONMENT_GLOB = 'environments/**/environment.json';
@@ -131,8 +139,8 @@ export function baseCycles(bases: Map<string, { base: string; file: string }>): 
  * (remote-cache.ts). Nx carries changes to process.env made here into the
  * run, from the daemon and plugin workers too.
  */
-export const preTasksExecution: PreTasksExecution<PydepotPluginOptions> = async (_options, context) => {
-  for (const [key, value] of Object.entries({ ...runtimeIdentities(context.workspaceRoot), ...(await probeRemoteCache()) })) process.env[key] = value;
+export const preTasksExecution: PreTasksExecution<PydepotPluginOptions> = async (options, context) => {
+  for (const [key, value] of Object.entries({ ...runtimeIdentities(context.workspaceRoot, options?.pythons), ...(await probeRemoteCache()) })) process.env[key] = value;
 };
 
 export function normalizeOptions(options: PydepotPluginOptions | undefined): Normalized {
@@ -150,6 +158,7 @@ export function normalizeOptions(options: PydepotPluginOptions | undefined): Nor
     buildWheelTargetName: options?.buildWheelTargetName ?? 'build-wheel',
     runtimeTargetName: options?.runtimeTargetName ?? 'runtime',
     wheelDir: options?.wheelDir ?? DEFAULT_WHEEL_DIR,
+    pythons: options?.pythons ?? {},
   };
 }
 
@@ -266,18 +275,101 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
     },
   };
 
+  // Other platforms (the spec's "platforms"): their own stages, runtime and depot folder, suffixed targets
+  // (venv-windows, …); `publish` and `verify` run every platform's, so `nx run-many -t publish` builds them all.
+  const foreign = declared.platforms.filter((p) => isForeign(p));
+  const foreignRuntimes = runtime && !base ? foreign.map((p) => runtimeForPlatform(runtime, p, options.pythons, context.workspaceRoot)) : [];
+  const hostListed = declared.platforms.includes(hostTargetPlatform());
+  const all: Record<string, TargetConfiguration> = hostListed ? targets : {};
+  for (const [i, platform] of foreign.entries()) {
+    Object.assign(all, platformTargets(name, specFile, platform, foreignRuntimes[i], options, pythonInputs.filter((input) => input !== interpreter), context));
+  }
+  if (foreign.length) {
+    for (const target of [options.publishTargetName, options.verifyTargetName]) {
+      const each = foreign.map((p) => `${target}-${p}`);
+      all[target] = hostListed
+        ? { ...all[target], dependsOn: [...(all[target].dependsOn ?? []), ...each] }
+        : { executor: 'nx:noop', dependsOn: each, cache: false, metadata: { description: `${target} for ${foreign.join(', ')} (the spec's "platforms")`, technologies: ['python'] } };
+    }
+  }
+
   return {
     projects: {
-      ...(runtime && !base ? runtimeProject(runtime, options, context) : {}),
+      ...(runtime && !base && hostListed ? runtimeProject(runtime, options, context) : {}),
+      ...Object.assign({}, ...foreignRuntimes.map((r) => runtimeProject(r, options, context))),
       [projectRoot]: {
         name,
         root: projectRoot,
         projectType: 'application' as const,
         tags: [ENVIRONMENT_TAG],
         namedInputs: { [SOURCE_INPUT]: ['{projectRoot}/**/*'] },
-        targets,
+        targets: all,
         metadata: { description: `Python environment ${name}${base ? ` (built on ${base})` : ''}`, technologies: ['python'] },
       },
+    },
+  };
+}
+
+/**
+ * The targets of one more platform an environment is published for
+ * (`venv-windows`, `install-windows`, `publish-windows`, `verify-windows`,
+ * `rollback-windows`): the same executors with the platform in their
+ * options, stages under `<buildDir>/windows`, the platform's runtime as
+ * their interpreter input, the depot's `windows/` folder.
+ */
+function platformTargets(
+  name: string,
+  specFile: string,
+  platform: TargetPlatform,
+  runtime: DeclaredRuntime | undefined,
+  options: Normalized,
+  inputs: Array<string | { externalDependencies: string[] } | { runtime: string } | { env: string }>,
+  _context: CreateNodesContextV2,
+): Record<string, TargetConfiguration> {
+  const buildDir = platformFolder(options.buildDir, platform, path.posix.join);
+  const stage = (target: StageTarget) => stagePath(name, target, buildDir);
+  const t = (target: string) => `${target}-${platform}`;
+  const common = { environment: specFile, buildDir, platform, ...(runtime ? { runtime: runtimeManifestPath(runtime.project, buildDir) } : {}) };
+  const pythonInputs = [...inputs, ...(runtime ? [runtimeIdentityInput(runtime)] : [])];
+  const wheels = { dependencies: true, target: options.buildWheelTargetName };
+  const label = platform === 'windows' ? 'Windows' : platform;
+  return {
+    [t(options.venvTargetName)]: {
+      executor: `${EXECUTORS}:venv`,
+      options: { ...common, outputPath: stage('venv'), delta: true },
+      dependsOn: runtime ? [{ projects: [runtime.project], target: options.runtimeTargetName }] : [],
+      cache: true,
+      inputs: [...pythonInputs, '{projectRoot}/environment.json'],
+      outputs: [DELTA_OUTPUT],
+      metadata: { description: `Create this tool's ${label} environment on runtime ${runtime?.project ?? '(unknown)'}: a venv whose home is a relative path to the shared runtime`, technologies: ['python'] },
+    },
+    [t(options.installTargetName)]: {
+      executor: `${EXECUTORS}:install`,
+      options: { ...common, inputPath: stage('venv'), outputPath: stage('install'), delta: true },
+      dependsOn: [t(options.venvTargetName), wheels],
+      cache: true,
+      inputs: [...pythonInputs, '{projectRoot}/**/*', `^${SOURCE_INPUT}`],
+      outputs: [DELTA_OUTPUT],
+      metadata: { description: `Install the environment's packages for ${label} (binary wheels only)`, technologies: ['python'] },
+    },
+    [t(options.publishTargetName)]: {
+      executor: `${EXECUTORS}:publish`,
+      options: { ...common, inputPath: stage('install'), depot: options.depot },
+      dependsOn: [t(options.installTargetName)],
+      cache: false,
+      metadata: { description: `Publish the ${label} version to the depot's ${platform}/ folder and move its current`, technologies: ['python'] },
+    },
+    [t(options.verifyTargetName)]: {
+      executor: `${EXECUTORS}:verify`,
+      options: { ...common, depot: options.depot },
+      cache: false,
+      metadata: { description: `Check the current ${label} version (smoke checks under Wine on a Linux agent, audit, file index)`, technologies: ['python'] },
+    },
+    [t(options.rollbackTargetName)]: {
+      executor: `${EXECUTORS}:rollback`,
+      options: { environment: specFile, depot: options.depot, platform },
+      cache: false,
+      metadata: { description: `Point the ${label} version's current back at an earlier one (the other platforms are untouched)`, technologies: ['python'] },
     },
   };
 }
@@ -291,6 +383,8 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
  */
 function runtimeProject(runtime: DeclaredRuntime, options: Normalized, context: CreateNodesContextV2) {
   const root = path.posix.join(RUNTIME_ROOT, runtime.project);
+  const platform = runtime.request.platform;
+  const buildDir = platform ? platformFolder(options.buildDir, platform, path.posix.join) : options.buildDir;
   const label = typeof runtime.request.python === 'string' ? `CPython ${runtime.request.python}` : `CPython from ${JSON.stringify(runtime.request.python)}`;
   return {
     [root]: {
@@ -304,7 +398,8 @@ function runtimeProject(runtime: DeclaredRuntime, options: Normalized, context: 
           options: {
             python: runtime.request.python,
             includeStdlibTests: runtime.request.includeStdlibTests,
-            outputPath: runtimeManifestPath(runtime.project, options.buildDir),
+            ...(platform ? { platform } : {}),
+            outputPath: runtimeManifestPath(runtime.project, buildDir),
           },
           cache: true,
           inputs: [...pluginInputs(context.workspaceRoot), runtimeIdentityInput(runtime)],

@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { declaredRuntime, DeclaredRuntime, ENVIRONMENT_FILE } from '../../../core/src/model/declared';
+import { DeclaredRuntime, ENVIRONMENT_FILE, PythonSources, readSpecLeniently, runtimeForPlatform, runtimeOf } from '../../../core/src/model/declared';
+import { declaredPlatforms } from '../../../core/src/model/platform';
 
 /*
  * The interpreter identity of every runtime, computed in Nx's own process
@@ -16,8 +17,8 @@ export function runtimeIdentityVariable(project: string): string {
   return `PYDEPOT_RUNTIME_${project.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
 }
 
-/** Every runtime the specs under environments/ ask for, by project (read leniently, as the plugin reads them). */
-export function declaredRuntimes(workspaceRoot: string): Map<string, DeclaredRuntime> {
+/** Every runtime the specs under environments/ ask for, per platform they list, by project (read leniently, as the plugin reads them). */
+export function declaredRuntimes(workspaceRoot: string, pythons?: PythonSources): Map<string, DeclaredRuntime> {
   const found = new Map<string, DeclaredRuntime>();
   const visit = (dir: string, depth: number) => {
     let entries;
@@ -29,8 +30,14 @@ export function declaredRuntimes(workspaceRoot: string): Map<string, DeclaredRun
     for (const e of entries) {
       if (e.isDirectory() && !e.name.startsWith('.') && e.name !== 'node_modules' && depth < 8) visit(path.join(dir, e.name), depth + 1);
       else if (e.isFile() && e.name === ENVIRONMENT_FILE) {
-        const runtime = declaredRuntime(path.join(dir, e.name), workspaceRoot);
-        if (runtime) found.set(runtime.project, runtime);
+        const file = path.join(dir, e.name);
+        const spec = readSpecLeniently(file);
+        const runtime = spec && runtimeOf(spec, file, workspaceRoot);
+        if (!spec || !runtime) continue;
+        for (const platform of declaredPlatforms(spec.platforms)) {
+          const own = runtimeForPlatform(runtime, platform, pythons, workspaceRoot);
+          found.set(own.project, own);
+        }
       }
     }
   };
@@ -39,8 +46,8 @@ export function declaredRuntimes(workspaceRoot: string): Map<string, DeclaredRun
 }
 
 /** The variables for every declared runtime, each identity computed once (the core is loaded only here, only when there are runtimes). */
-export function runtimeIdentities(workspaceRoot: string): Record<string, string> {
-  const runtimes = declaredRuntimes(workspaceRoot);
+export function runtimeIdentities(workspaceRoot: string, pythons?: PythonSources): Record<string, string> {
+  const runtimes = declaredRuntimes(workspaceRoot, pythons);
   if (runtimes.size === 0) return {};
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { runtimeIdentity } = require('../../../core/src/pipeline/runtime') as typeof import('../../../core/src/pipeline/runtime');

@@ -9,7 +9,7 @@ export default async function publishExecutor(options: PublishExecutorSchema, co
     const buildPath = await env.input(env.stage('install', options.inputPath), { run: false });
     const manifest = await readManifest(buildPath);
     const spec = env.spec();
-    const settings = publisherSettings({ spec, targetOptions: options, workspaceRoot: env.workspaceRoot });
+    const settings = publisherSettings({ spec, targetOptions: options, workspaceRoot: env.workspaceRoot, platform: options.platform });
     const forbiddenPaths = options.audit === false ? undefined : env.forbiddenPaths();
     // The gate: smoke checks and audit on the version as published, before current moves.
     const gate = async (tree: string) => {

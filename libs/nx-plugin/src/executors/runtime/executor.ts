@@ -11,7 +11,7 @@ export default async function runtimeExecutor(options: RuntimeExecutorSchema, co
     const specFiles = specsOnRuntime(context, output).map(env.abs);
     for (const spec of specFiles) loadEnvironmentSpec(spec);
     const runtime = await buildRuntime({
-      request: { python: options.python, includeStdlibTests: options.includeStdlibTests ?? false },
+      request: { python: options.python, includeStdlibTests: options.includeStdlibTests ?? false, ...(options.platform ? { platform: options.platform } : {}) },
       workspaceRoot: env.workspaceRoot,
       manifestPath: env.abs(output),
       cacheDir: env.cacheDir,

@@ -6,7 +6,7 @@ import type { VerifyExecutorSchema } from './schema';
 export default async function verifyExecutor(options: VerifyExecutorSchema, context: ExecutorContext) {
   return runExecutor('verify', options, context, async (env) => {
     const spec = env.spec();
-    const publisher = getPublisher(publisherSettings({ spec, targetOptions: options, workspaceRoot: env.workspaceRoot }));
+    const publisher = getPublisher(publisherSettings({ spec, targetOptions: options, workspaceRoot: env.workspaceRoot, platform: options.platform }));
     const result = await verifyPublished({
       spec,
       publisher,
