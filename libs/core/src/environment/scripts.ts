@@ -61,8 +61,14 @@ export function relativeWindowsLauncher(exe: Buffer, relativeDir = '..'): Buffer
   return Buffer.concat([exe.subarray(0, shebangStart), shebang, exe.subarray(zipStart)]);
 }
 
-/** Rewrite every pip-written script in `scriptsDir` as a trampoline; returns the rewritten file names. */
-export async function makeScriptsRelocatable(root: string, scriptsDir: string, sitePackages: string): Promise<string[]> {
+/**
+ * Rewrite every pip-written script in `scriptsDir` as a trampoline; returns
+ * the rewritten file names. `python`: the interpreter's path relative to the
+ * root (Windows launchers point at it relative to themselves: python.exe at
+ * the root of a self-contained environment, beside them in a venv).
+ */
+export async function makeScriptsRelocatable(root: string, scriptsDir: string, sitePackages: string, python?: string): Promise<string[]> {
+  const pythonDir = python ? path.posix.relative(scriptsDir, path.posix.dirname(python)) || '.' : '..';
   const dir = path.join(root, scriptsDir);
   const rewritten: string[] = [];
   for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
@@ -70,7 +76,7 @@ export async function makeScriptsRelocatable(root: string, scriptsDir: string, s
     const st = await fs.lstat(file);
     if (!st.isFile() || st.size > 1 << 20) continue;
     if (name.toLowerCase().endsWith('.exe')) {
-      const next = relativeWindowsLauncher(await fs.readFile(file));
+      const next = relativeWindowsLauncher(await fs.readFile(file), pythonDir);
       if (next) {
         await replaceFile(file, next, st.mode);
         rewritten.push(name);

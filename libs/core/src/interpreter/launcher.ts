@@ -174,8 +174,22 @@ def _defer_startup(value):
         os.environ.setdefault("PYTHONSTARTUP", value)
 
 
+def _drop_scripts_folder():
+    # Windows: CPython's getpath puts the folder of sys.executable on sys.path; in a venv
+    # that is Scripts\\, which holds programs, not modules (a package's data script there
+    # must not shadow a module). The script a program runs is put first later, as ever.
+    if os.name != "nt":
+        return
+    scripts = os.path.dirname(sys.executable)
+    if not os.path.isfile(os.path.join(os.path.dirname(scripts), "pyvenv.cfg")):
+        return
+    folded = os.path.normcase(scripts)
+    sys.path[:] = [p for p in sys.path if os.path.normcase(p) != folded]
+
+
 _restore()
-del _restore
+_drop_scripts_folder()
+del _restore, _drop_scripts_folder
 `;
   return { module, pth: `import ${LAUNCH_HOOK}\n` };
 }

@@ -17,6 +17,9 @@ import { EnvironmentLayout, hostLayout, minorOf, RUNTIMES_DIR, WINDOWS_LAYOUT } 
 import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, writeManifest } from '../environment/manifest';
 import { compileBytecode, listPackages, runPython } from '../environment/python';
 import { makeScriptsRelocatable } from '../environment/scripts';
+import { readDistlibLaunchers, writeWindowsScripts } from '../environment/windows-scripts';
+import { isolatedPythonEnv } from '../process/python-env';
+import { run } from '../process/run';
 import { BlobStore, fetchRuntime, shareRuntime } from './runtime-share';
 
 /*
@@ -154,7 +157,7 @@ export async function buildRuntime(
       log('installing pip with ensurepip');
       await runPython(tmp, ['-m', 'ensurepip', '--default-pip'], { failure: 'ensurepip failed' });
     }
-    await makeScriptsRelocatable(tmp, layout.scriptsDir, layout.sitePackages(minor));
+    await makeScriptsRelocatable(tmp, layout.scriptsDir, layout.sitePackages(minor), layout.python);
     const site = layout.sitePackages(minor);
     const [, packages] = await Promise.all([compileBytecode(tmp, [site], undefined, log, standIn), listPackages(tmp, standIn ? { python: standIn, sitePackages: site } : undefined)]);
     await writeManifest(tmp, { ...manifest, packages });
@@ -228,8 +231,7 @@ async function storedContentHash(root: string): Promise<string | undefined> {
  * (docs/WINDOWS.md): as the distribution has it (a Windows CPython finds
  * its own prefix), plus pydepot's launchers cross-compiled against its
  * headers, its standard library byte-compiled by the agent's CPython of the
- * same version. It must bring pip (NuGet's, the MSI's, an installed tree's):
- * nothing of it can run here to bootstrap one.
+ * same version, and pip from its own ensurepip wheel.
  */
 async function unpackWindowsPrefix(
   dest: string,
@@ -246,13 +248,8 @@ async function unpackWindowsPrefix(
   }
   const layout = WINDOWS_LAYOUT;
   const minor = minorOf(unpacked.version);
-  if (!(await pathExists(path.join(dest, 'Lib', 'site-packages', 'pip', '__init__.py')))) {
-    throw new PydepotError(`${source.describe()} has no pip in Lib\\site-packages, and a Windows CPython cannot run on this agent to bootstrap one`, {
-      path: options.file,
-      hint: 'use a distribution that includes pip (the NuGet "python" package, the MSI with pip, an archive of an installed CPython)',
-    });
-  }
   const standIn = standInInterpreter(unpacked.version).executable;
+  await bootstrapWindowsPip(dest, minor, standIn, log, options.file);
   await buildWindowsLaunchers(dest, minor, log);
   log(`byte-compiling the standard library with this agent's CPython ${minor} (unchecked-hash)`);
   await compileBytecode(dest, layout.libDirs(minor), undefined, log, standIn);
@@ -264,6 +261,29 @@ async function unpackWindowsPrefix(
     packages: [],
   };
   return { manifest, launcher: true, layout, standIn };
+}
+
+/**
+ * What ensurepip does, done from outside: the pip wheel the runtime's own
+ * standard library bundles (Lib/ensurepip/_bundled), unpacked into its
+ * site-packages by the agent's CPython, its scripts made Windows .exe files.
+ */
+async function bootstrapWindowsPip(prefix: string, minor: string, standIn: string, log: (m: string) => void, file?: string): Promise<void> {
+  const bundled = path.join(prefix, 'Lib', 'ensurepip', '_bundled');
+  const wheel = (await fs.readdir(bundled).catch(() => [] as string[])).find((n) => /^pip-[^-]+-py3-none-any\.whl$/.test(n));
+  if (!wheel) {
+    throw new PydepotError(`this Windows CPython has no pip wheel in Lib\\ensurepip\\_bundled, and it cannot run on this agent to get one`, {
+      path: file,
+      hint: 'use a full CPython distribution (the NuGet "python" package, the MSI, an archive of an installed CPython), not the embeddable zip',
+    });
+  }
+  log(`installing ${wheel} (the runtime's own ensurepip wheel)`);
+  const site = path.join(prefix, 'Lib', 'site-packages');
+  await run(standIn, ['-I', '-m', 'pip', 'install', '--isolated', '--no-index', '--no-deps', '--no-compile', '--disable-pip-version-check', '--no-warn-script-location', '--target', site, '--platform', 'win_amd64', '--only-binary=:all:', '--python-version', minor, '--implementation', 'cp', path.join(bundled, wheel)], {
+    env: isolatedPythonEnv(),
+    failure: `cannot install ${wheel} into the Windows runtime`,
+  });
+  await writeWindowsScripts(prefix, 'Lib/site-packages', await readDistlibLaunchers(prefix));
 }
 
 /**

@@ -366,8 +366,8 @@ async function readStageIndex(root: string): Promise<IndexReuse | undefined> {
 }
 
 async function finishSitePackages(root: string, manifest: EnvironmentManifest, previous: string, log: (message: string) => void, standIn?: string): Promise<EnvironmentManifest> {
-  const { scriptsDir, sitePackages } = manifest.entryPoints;
-  await makeScriptsRelocatable(root, scriptsDir, sitePackages);
+  const { scriptsDir, sitePackages, python } = manifest.entryPoints;
+  await makeScriptsRelocatable(root, scriptsDir, sitePackages, python);
   // Independent (one writes __pycache__, the other reads metadata): run side by side.
   const [, packages] = await Promise.all([compileBytecode(root, [sitePackages], previous, log, standIn), listPackages(root, standIn ? { python: standIn, sitePackages } : undefined)]);
   return { ...manifest, packages };
