@@ -24,7 +24,7 @@ export const WINDOWS_LAUNCHERS = { console: 'pydepot/python.exe', gui: 'pydepot/
  * (nxcompat). Linked statically: the launcher needs no DLL but the system's
  * (KERNEL32, msvcrt), so nothing is looked up beside it or on PATH.
  */
-export const WINDOWS_LAUNCHER_CFLAGS = ['-municode', '-O2', '-s', '-Wall', '-Wextra', '-Werror', '-Wformat=2', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-static', '-Wl,--dynamicbase', '-Wl,--nxcompat', '-Wl,--high-entropy-va'];
+export const WINDOWS_LAUNCHER_CFLAGS = ['-municode', '-O2', '-s', '-Wall', '-Wextra', '-Werror', '-Wformat=2', '-D_FORTIFY_SOURCE=2', '-fstack-protector-strong', '-static', '-Wl,--dynamicbase', '-Wl,--nxcompat', '-Wl,--high-entropy-va', '-Wl,--no-insert-timestamp'];
 
 /** mingw-w64's C compiler: PYDEPOT_WINDOWS_CC, else x86_64-w64-mingw32-gcc on PATH. */
 export async function findWindowsCompiler(env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {

@@ -8,6 +8,7 @@ import { checkpoint } from './faults';
 import { POINTER_MODE, readReleases, recordRelease, releaseFor } from './history';
 import { chmodShared, makeShared } from '../fs/permissions';
 import { DepotCapabilities, describeMissing, probeCapabilities } from './capabilities';
+import { refreshStableScripts } from './stable-path';
 import { acquirePublishLock, LOCK_FILE } from './lock';
 import { RUNTIMES_DIR } from '../environment/layout';
 import { run } from '../process/run';
@@ -125,6 +126,7 @@ export class DirectoryPublisher implements Publisher {
         }
       }
       const currentChanged = await pointCurrent(envDir, manifest.version, caps);
+      await refreshStableScripts(envDir, manifest.version, log, this.options.groupWritable);
       // Also when a killed publish moved current but did not get to log it.
       const last = (await readReleases(envDir)).at(-1)?.version;
       if (currentChanged || last !== manifest.version) {
@@ -167,6 +169,7 @@ export class DirectoryPublisher implements Publisher {
         });
       }
       const currentChanged = await pointCurrent(envDir, target, await this.capabilities(envDir, request.log));
+      await refreshStableScripts(envDir, target, request.log, this.options.groupWritable);
       if (currentChanged) {
         const manifest = await readManifest(path.join(envDir, target));
         const from = current ? await readManifest(path.join(envDir, current)).catch(() => undefined) : undefined;
