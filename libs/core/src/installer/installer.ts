@@ -41,9 +41,9 @@ export interface ForeignTarget {
 /** What pip and uv say when no wheel of a package fits the platform: the package, named for the message. */
 export function missingWheel(output: string): string | undefined {
   return (
-    /No matching distribution found for ([^\s]+)/.exec(output)?.[1] ??
-    /Because (?:only )?([A-Za-z0-9._-]+)(?:[<>=!~]=?[^\s]*)? (?:has no|was not found|is not available)[^\n]*(?:wheel|platform)/i.exec(output)?.[1] ??
-    /no wheels? (?:with a matching platform tag|are available)[^\n]*?for ([A-Za-z0-9._-]+)/i.exec(output)?.[1]
+    /No matching distribution found for (\S+)/.exec(output)?.[1] ?? // pip
+    /Because ([A-Za-z0-9][A-Za-z0-9._-]*)\S* has no usable wheels/.exec(output)?.[1] ?? // uv
+    /Wheels are required for `([^`]+)`/.exec(output)?.[1]
   );
 }
 
@@ -66,7 +66,7 @@ export async function installFailure(error: unknown, request: InstallRequest): P
   const foreign = request.foreign;
   const missing = foreign && missingWheel(error.output);
   if (foreign && missing) {
-    return new PydepotError(`package ${missing} has no ${foreign.pipPlatform} wheel for CPython ${foreign.version} (environment "${request.environment}"): a version for another platform is installed from binary wheels only, nothing is built from source`, {
+    return new PydepotError(`${request.specFile}: package ${missing} has no ${foreign.pipPlatform} wheel for CPython ${foreign.version} (environment "${request.environment}"): a version for another platform is installed from binary wheels only, nothing is built from source`, {
       path: request.specFile,
       hint: `pin a version of ${missing} that publishes a ${foreign.pipPlatform} wheel for CPython ${foreign.version} (see its files on the index), or build the wheel on a Windows agent and put it in a folder listed in "index.findLinks"; nothing was published`,
     });

@@ -67,3 +67,19 @@ describe('credentials in index URLs', () => {
     expect(formatError(error)).toContain('https://ci:****@pypi.studio/simple');
   });
 });
+
+describe('installing for another platform', () => {
+  it('names the package that has no wheel for the platform, from what pip and uv say', () => {
+    const { missingWheel } = jest.requireActual('./installer') as typeof import('./installer');
+    expect(missingWheel('ERROR: Could not find a version that satisfies the requirement sourceonly==1.0 (from versions: none)\nERROR: No matching distribution found for sourceonly==1.0')).toBe('sourceonly==1.0');
+    expect(missingWheel('error: No solution found when resolving dependencies\n  cause: Because sourceonly==1.0 has no usable wheels and you require sourceonly==1.0, we can conclude that your requirements are unsatisfiable.')).toBe('sourceonly');
+    expect(missingWheel('ERROR: some other failure')).toBeUndefined();
+  });
+
+  it('asks pip for binary wheels of the platform, unpacked into the environment\'s site-packages', () => {
+    const { foreignPipArgs } = jest.requireActual('./pip') as typeof import('./pip');
+    expect(foreignPipArgs({ python: '/py/bin/python3.11', sitePackages: '/env/Lib/site-packages', version: '3.11', pipPlatform: 'win_amd64', uvPlatform: 'x86_64-pc-windows-msvc' })).toEqual([
+      '--target', '/env/Lib/site-packages', '--upgrade', '--platform', 'win_amd64', '--only-binary=:all:', '--python-version', '3.11', '--implementation', 'cp',
+    ]);
+  });
+});

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
-import { declaredEnvironment, declaredRuntime, runtimeProjectName } from './declared';
+import { declaredEnvironment, declaredRuntime, runtimeForPlatform, runtimeProjectName } from './declared';
+import { declaredPlatforms, hostTargetPlatform, platformFolder } from './platform';
 
 describe('which runtime a spec asks for (read by the inference plugin)', () => {
   it('names a bare version python-<version>; anything else gets a hash of the request', () => {
@@ -46,9 +47,27 @@ describe('which runtime a spec asks for (read by the inference plugin)', () => {
       expect(at('plain', 'win32').layout).toBe('self-contained');
       expect(at('old').layout).toBe('self-contained');
       expect(at('git').layout).toBe('self-contained');
-      expect(at('missing')).toEqual({ layout: 'shared' });
+      expect(at('missing')).toEqual({ layout: 'shared', platforms: ['linux'] });
     } finally {
       cleanup();
     }
+  });
+
+  it('maps a bare version to the workspace\'s Python of another platform ("pythons"), with the platform in the request and the name', () => {
+    const own = { project: 'python-3.11', request: { python: '3.11', includeStdlibTests: false } };
+    const sha = 'b'.repeat(64);
+    const mapped = runtimeForPlatform(own, 'windows', { windows: { '3.11': { msi: 'pythons/python-3.11.9-amd64.msi', sha256: sha } } }, '/ws');
+    expect(mapped).toEqual({ project: 'python-3.11-windows', request: { python: { msi: 'pythons/python-3.11.9-amd64.msi', sha256: sha }, includeStdlibTests: false, platform: 'windows' } });
+    // The agent's own platform: the runtime as it is.
+    expect(runtimeForPlatform(own, hostTargetPlatform(), {}, '/ws')).toBe(own);
+    // Unmapped: the version itself, named for the platform (its runtime target says what to add to nx.json).
+    expect(runtimeForPlatform(own, 'windows', undefined, '/ws')).toEqual({ project: 'python-3.11-windows', request: { python: '3.11', includeStdlibTests: false, platform: 'windows' } });
+    // Anything but a bare version keeps its own request: a Windows archive named by the spec.
+    const archive = { project: 'python-archive-12345678', request: { python: { archive: 'win.zip', sha256: sha }, includeStdlibTests: false } };
+    expect(runtimeForPlatform(archive, 'windows', { windows: { '3.11': '3.11' } }, '/ws').project).toMatch(/^python-archive-windows-[0-9a-f]{8}$/);
+    expect(declaredPlatforms(['windows', 'windows', 'macos'])).toEqual(['windows']);
+    expect(declaredPlatforms(undefined)).toEqual([hostTargetPlatform()]);
+    expect(platformFolder('/depot', 'windows', path.join)).toBe('/depot/windows');
+    expect(platformFolder('/depot', 'linux', path.join)).toBe('/depot');
   });
 });

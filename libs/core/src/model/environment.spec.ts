@@ -161,4 +161,16 @@ describe('environments built on a base', () => {
     expect(() => load('orphan')).toThrow(/field "base" names "missing", but there is no .*environments\/missing\/environment\.json/);
     expect(() => load('a')).toThrow(/field "base" makes a cycle: a → b → a/);
   });
+
+  it('reads "platforms" (default: the agent\'s) and refuses, naming the field, what another platform cannot be built with here', () => {
+    expect(parse({ python: '3.11' }).platforms).toEqual([process.platform === 'win32' ? 'windows' : 'linux']);
+    expect(parse({ python: '3.11', platforms: ['linux', 'windows'] }).platforms).toEqual(['linux', 'windows']);
+    expect(errorOf(() => parse({ python: '3.11', platforms: ['macos'] })).message).toMatch(/field "platforms\[0\]"/);
+    expect(errorOf(() => parse({ python: '3.11', platforms: [] })).message).toMatch(/field "platforms"/);
+    if (process.platform === 'win32') return;
+    const git = errorOf(() => parse({ python: '3.11', platforms: ['windows'], publish: { to: 'git' } }));
+    expect(git.message).toMatch(/field "platforms" lists windows, but "publish.to" is "git"/);
+    expect(git.hint).toMatch(/directory depot/);
+    expect(errorOf(() => parse({ python: '3.11', platforms: ['windows'], layout: 'self-contained' })).message).toMatch(/"layout" is "self-contained"/);
+  });
 });

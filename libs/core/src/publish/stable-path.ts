@@ -27,7 +27,7 @@ export const STABLE_SCRIPTS = 'Scripts';
 export async function refreshStableScripts(envDir: string, version: string, log?: (m: string) => void, groupWritable = false): Promise<void> {
   const versionDir = path.join(envDir, version);
   const manifest = await readManifest(versionDir).catch(() => undefined);
-  if (!manifest?.platform.startsWith('win32') || !manifest.runtime) return;
+  if (!manifest?.platform?.startsWith('win32') || !manifest.runtime) return;
   const from = path.join(versionDir, 'Scripts');
   const [console, gui] = await Promise.all([fs.readFile(path.join(from, 'python.exe')), fs.readFile(path.join(from, 'pythonw.exe'))]);
   const stable = path.join(envDir, STABLE_SCRIPTS);

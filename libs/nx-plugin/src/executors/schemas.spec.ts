@@ -30,7 +30,11 @@ const SPECS: Record<string, unknown> = {
   derived: { base: 'bare', publish: { to: 'directory', keep: 2, keepDays: 0 } },
   git: { python: '3.11', publish: { to: 'git', depot: '/tmp/depot.git', branch: 'main', lfs: false } },
   archives: { python: '3.11', publish: { to: 'archive', formats: ['tar.zst', 'zip'] } },
+  // "platforms": every platform's targets (venv-windows, …), the Windows runtime mapped by the plugin's "pythons".
+  both: { python: '3.11', platforms: ['linux', 'windows'] },
+  'windows-only': { python: '3.11', platforms: ['windows'] },
 };
+const PYTHONS = { windows: { '3.11': { nuget: '3.11.9', sha256: sha } } };
 
 describe('executor schemas under Nx option validation', () => {
   it('accept every target the plugin infers, for every documented form of every field', async () => {
@@ -38,12 +42,13 @@ describe('executor schemas under Nx option validation', () => {
     try {
       const context: CreateNodesContextV2 = { workspaceRoot: dir, nxJsonConfiguration: {} };
       const files = Object.keys(SPECS).map((name) => `environments/${name}/environment.json`);
-      const results = await createNodesV2[1](files, {}, context);
+      const results = await createNodesV2[1](files, { pythons: PYTHONS }, context);
       let checked = 0;
       const runtimes = new Set<string>();
       for (const [, result] of results) {
         for (const project of Object.values(result.projects ?? {})) {
           for (const [target, config] of Object.entries(project.targets ?? {})) {
+            if (String(config.executor).startsWith('nx:')) continue; // Nx's own (the publish of every platform: nx:noop)
             const executor = String(config.executor).split(':')[1];
             expect(() => nxAccepts(executor, config.options ?? {})).not.toThrow();
             if (executor === 'runtime') runtimes.add(JSON.stringify(config.options.python));
@@ -53,7 +58,7 @@ describe('executor schemas under Nx option validation', () => {
         }
       }
       // Every Python form reached a runtime target (bare and installed 3.12 differ; the derived one has none).
-      expect(runtimes.size).toBe(7);
+      expect(runtimes.size).toBe(8);
       expect(checked).toBeGreaterThan(60);
     } finally {
       cleanup();

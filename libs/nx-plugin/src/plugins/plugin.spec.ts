@@ -41,6 +41,41 @@ describe('pydepot inference plugin', () => {
     expect(runtime.targets!.runtime.inputs).not.toContain('{projectRoot}/**/*');
   });
 
+  it('gives each platform in "platforms" its own targets, runtime (mapped by the plugin\'s "pythons") and folders; publish and verify run them all', async () => {
+    const sha = 'a'.repeat(64);
+    const { dir, cleanup } = testdir({
+      'environments/both/environment.json': JSON.stringify({ python: '3.11', platforms: ['linux', 'windows'] }),
+      'environments/win/environment.json': JSON.stringify({ python: '3.11', platforms: ['windows'] }),
+      'pythons/cp311.zip': 'zip',
+    });
+    try {
+      const ctx: CreateNodesContextV2 = { workspaceRoot: dir, nxJsonConfiguration: {} };
+      const options = { pythons: { windows: { '3.11': { archive: './pythons/cp311.zip', sha256: sha } } } };
+      const results = await createNodes(['environments/both/environment.json', 'environments/win/environment.json'], options, ctx);
+      const projects = Object.assign({}, ...results.map(([, r]) => r.projects)) as Record<string, any>;
+      const both = projects['environments/both'].targets;
+      expect(Object.keys(both)).toEqual(expect.arrayContaining(['venv', 'install', 'publish', 'venv-windows', 'install-windows', 'publish-windows', 'verify-windows', 'rollback-windows']));
+      expect(both.publish.dependsOn).toEqual(['install', 'publish-windows']);
+      expect(both.verify.dependsOn).toEqual(['verify-windows']);
+      expect(both['venv-windows'].options).toEqual({ environment: 'environments/both/environment.json', buildDir: 'dist/pydepot/windows', platform: 'windows', runtime: 'dist/pydepot/windows/_runtimes/python-3.11-windows.json', outputPath: 'dist/pydepot/windows/both/venv', delta: true });
+      expect(both['venv-windows'].dependsOn).toEqual([{ projects: ['python-3.11-windows'], target: 'runtime' }]);
+      expect(both['venv-windows'].inputs).toContainEqual({ env: 'PYDEPOT_RUNTIME_PYTHON_3_11_WINDOWS' });
+      expect(both['venv-windows'].inputs).not.toContainEqual({ env: 'PYDEPOT_RUNTIME_PYTHON_3_11' });
+      expect(both['publish-windows'].options).toMatchObject({ platform: 'windows', inputPath: 'dist/pydepot/windows/both/install' });
+      expect(both['rollback-windows'].options).toMatchObject({ platform: 'windows' });
+      // The Windows runtime: the workspace's mapping, canonical (workspace-relative), with the platform in its request.
+      const runtime = projects['environments/.runtimes/python-3.11-windows'].targets.runtime;
+      expect(runtime.options).toEqual({ python: { archive: 'pythons/cp311.zip', sha256: sha }, includeStdlibTests: false, platform: 'windows', outputPath: 'dist/pydepot/windows/_runtimes/python-3.11-windows.json' });
+      // Windows only: no Linux stages or runtime; publish and verify stand for the Windows ones.
+      const win = projects['environments/win'].targets;
+      expect(Object.keys(win)).not.toContain('venv');
+      expect(win.publish).toMatchObject({ executor: 'nx:noop', dependsOn: ['publish-windows'] });
+      expect([...declaredRuntimes(dir, options.pythons).keys()].sort()).toEqual(['python-3.11', 'python-3.11-windows']);
+    } finally {
+      cleanup();
+    }
+  });
+
   it('starts an environment with a base from the base\'s build, and draws the graph edges from the files', async () => {
     const { dir, cleanup } = testdir({
       'environments/base-env/environment.json': JSON.stringify({ python: '3.12', packages: ['requests'] }),
