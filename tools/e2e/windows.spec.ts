@@ -93,7 +93,7 @@ describe('a Windows environment built on Linux, run under Wine from any drive le
       "PIL.Image.new('RGB', (8, 4), (200, 100, 50)).save(out)",
       "gray = PIL.Image.open(out).convert('L')",
       "gray.save(out[:-4] + '-gray.png')",
-      "print(sys.prefix, gray.getpixel((0, 0)), int(numpy.arange(10).sum()), float(numpy.linalg.det(numpy.eye(3) * 2)), os.environ.get('PYTHONHOME'))",
+      "print(sys.prefix, gray.getpixel((0, 0)), int(numpy.arange(10).sum()), round(float(numpy.linalg.det(numpy.eye(3) * 2)), 6), os.environ.get('PYTHONHOME'))",
     ].join('\n');
     const host = { PYTHONHOME: 'C:\\Program Files\\Autodesk\\3ds Max 2025\\python', PYTHONPATH: 'C:\\Program Files\\Autodesk\\3ds Max 2025\\python\\Lib' };
     const k = wine('K:\\imaging\\Scripts\\python.exe', ['-c', script, image], host);
@@ -117,16 +117,20 @@ describe('a Windows environment built on Linux, run under Wine from any drive le
     expect(r.out.trim()).toBe(`False K:\\_runtimes\\${runtimeId}`);
   });
 
-  it('shows the test bed sees the seed\'s problem: a plain venv made on J: fails on K:', () => {
+  it('shows the test bed sees the seed\'s problem: a plain venv made on J: fails for an artist who has the share on K: only; pydepot\'s runs there', () => {
     const made = wine(`J:\\_runtimes\\${runtimeId}\\python.exe`, ['-m', 'venv', '--without-pip', 'J:\\plain-venv']);
     expect(made.status).toBe(0);
+    const j = path.join(prefix, 'dosdevices', 'j:');
     try {
       cpSync(path.join(depot, 'windows', 'plain-venv'), path.join(kShare, 'plain-venv'), { recursive: true });
       expect(wine('J:\\plain-venv\\Scripts\\python.exe', ['-c', 'print(1)']).out.trim()).toBe('1');
+      rmSync(j); // the second artist: the share is K:, there is no J:
       const moved = wine('K:\\plain-venv\\Scripts\\python.exe', ['-c', 'print(1)']);
       expect(moved.status).not.toBe(0);
       expect(moved.err).toContain(`No Python at '"J:\\_runtimes\\${runtimeId}\\python.exe'`);
+      expect(wine('K:\\imaging\\Scripts\\python.exe', ['-c', 'import PIL, numpy, sys; print(sys.prefix)']).out.trim()).toBe(`K:\\imaging\\${v1}`);
     } finally {
+      if (!existsSync(j)) symlinkSync(path.join(depot, 'windows'), j);
       rmSync(path.join(depot, 'windows', 'plain-venv'), { recursive: true, force: true });
       rmSync(path.join(kShare, 'plain-venv'), { recursive: true, force: true });
     }

@@ -1,4 +1,5 @@
 import { ProcessError, PydepotError } from '../errors';
+import { requirementName } from '../model/environment';
 import { expandIndexCredentials } from './credentials';
 import { IndexSettings } from '../model/environment';
 
@@ -39,7 +40,8 @@ export interface ForeignTarget {
 }
 
 /** What pip and uv say when no wheel of a package fits the platform: the package, named for the message. */
-export function missingWheel(output: string): string | undefined {
+export function missingWheel(text: string): string | undefined {
+  const output = text.replace(/\x1b\[[0-9;]*m/g, ''); // pip colours its errors
   return (
     /No matching distribution found for (\S+)/.exec(output)?.[1] ?? // pip
     /Because ([A-Za-z0-9][A-Za-z0-9._-]*)\S* has no usable wheels/.exec(output)?.[1] ?? // uv
@@ -68,7 +70,7 @@ export async function installFailure(error: unknown, request: InstallRequest): P
   if (foreign && missing) {
     return new PydepotError(`${request.specFile}: package ${missing} has no ${foreign.pipPlatform} wheel for CPython ${foreign.version} (environment "${request.environment}"): a version for another platform is installed from binary wheels only, nothing is built from source`, {
       path: request.specFile,
-      hint: `pin a version of ${missing} that publishes a ${foreign.pipPlatform} wheel for CPython ${foreign.version} (see its files on the index), or build the wheel on a Windows agent and put it in a folder listed in "index.findLinks"; nothing was published`,
+      hint: `pin a version of ${requirementName(missing)} that publishes a ${foreign.pipPlatform} wheel for CPython ${foreign.version} (see its files on the index), or build the wheel on a Windows agent and put it in a folder listed in "index.findLinks"; nothing was published`,
     });
   }
   const refused = /\b401\b|Unauthorized|403 Forbidden/i.test(error.output) || (!request.index.noIndex && (await indexRefuses(request)));

@@ -279,7 +279,9 @@ async function bootstrapWindowsPip(prefix: string, minor: string, standIn: strin
   }
   log(`installing ${wheel} (the runtime's own ensurepip wheel)`);
   const site = path.join(prefix, 'Lib', 'site-packages');
-  await run(standIn, ['-I', '-m', 'pip', 'install', '--isolated', '--no-index', '--no-deps', '--no-compile', '--disable-pip-version-check', '--no-warn-script-location', '--target', site, '--platform', 'win_amd64', '--only-binary=:all:', '--python-version', minor, '--implementation', 'cp', path.join(bundled, wheel)], {
+  // By name from the bundled folder, as ensurepip does: a wheel installed by path leaves a direct_url.json naming it.
+  const version = /^pip-([^-]+)-/.exec(wheel)![1];
+  await run(standIn, ['-I', '-m', 'pip', 'install', '--isolated', '--no-index', '--find-links', bundled, '--no-deps', '--no-compile', '--disable-pip-version-check', '--no-warn-script-location', '--target', site, '--platform', 'win_amd64', '--only-binary=:all:', '--python-version', minor, '--implementation', 'cp', `pip==${version}`], {
     env: isolatedPythonEnv(),
     failure: `cannot install ${wheel} into the Windows runtime`,
   });
