@@ -174,6 +174,23 @@ describe('a Windows environment built on Linux, run under Wine from any drive le
     expect(verified.out).toMatch(new RegExp(`imaging ${v1}: 3 checks passed, audit clean`));
   });
 
+  it('locks and downloads a wheelhouse per platform, and installs the Windows version air-gapped from its own lock', () => {
+    const locked = nxWith(wineEnv, ws, 'run', 'imaging:lock-windows');
+    expect(locked.status).toBe(0);
+    const lock = readFileSync(path.join(ws, 'environments/imaging/requirements.windows.lock'), 'utf8');
+    expect(lock).toMatch(/for CPython 3\.11 on x86_64-pc-windows-msvc/);
+    expect(lock).toMatch(/^numpy==1\.26\.4 \\$/m);
+    expect(existsSync(path.join(ws, 'environments/imaging/requirements.lock'))).toBe(false);
+    const house = nxWith(wineEnv, ws, 'run', 'imaging:wheelhouse-windows');
+    expect(house.status).toBe(0);
+    expect(readdirSync(path.join(ws, 'dist/wheelhouse/windows/imaging'))).toContain('numpy-1.26.4-cp311-cp311-win_amd64.whl');
+    const offline = nxWith({ ...wineEnv, PYDEPOT_WHEELHOUSE: 'dist/wheelhouse' }, ws, 'run', 'imaging:install-windows', '--skip-nx-cache');
+    expect(offline.status).toBe(0);
+    expect(offline.out).toMatch(/PYDEPOT_WHEELHOUSE is set: installing from .*dist\/wheelhouse\/windows\/imaging only/);
+    expect(offline.out).toMatch(/installing requirements\.windows\.lock for win_amd64/);
+    rmSync(path.join(ws, 'environments/imaging/requirements.windows.lock'));
+  });
+
   it('refuses, naming the package and the platform, a package that ships no Windows wheel; and names nx.json for a Python it has no Windows source for', () => {
     const sdist = path.join(dir, 'sdist-src');
     mkdirSync(path.join(sdist, 'sourceonly-1.0'), { recursive: true });

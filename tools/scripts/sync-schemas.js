@@ -28,6 +28,7 @@ const MIRRORS = {
   'publish#platform': { from: 'platform', executor: 'publish' },
   'verify#platform': { from: 'platform', executor: 'verify' },
   'rollback#platform': { from: 'platform', executor: 'rollback' },
+  'lock#platform': { from: 'platform', executor: 'lock' },
 };
 const OWN = new Set(['depot']);
 

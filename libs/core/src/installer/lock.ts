@@ -7,6 +7,7 @@ import { standaloneTriple } from '../distribution/standalone';
 import { isolatedPythonEnv } from '../process/python-env';
 import { run } from '../process/run';
 import { EnvironmentSpec, isUrl } from '../model/environment';
+import { TargetPlatform, WHEEL_PLATFORMS } from '../model/platform';
 import { ensureWheelTool, UV } from '../tools/tool-cache';
 import { installFailure } from './installer';
 import type { EnvironmentManifest } from '../environment/manifest';
@@ -27,8 +28,14 @@ import { sourceArgs } from './pip';
 export const LOCK_FILE = 'requirements.lock';
 const HEADER = '# pydepot lock: inputs ';
 
-export function lockPath(spec: EnvironmentSpec): string {
-  return path.join(path.dirname(spec.file), LOCK_FILE);
+/** `requirements.lock`; another platform's lock beside it: `requirements.windows.lock`. */
+export function lockPath(spec: EnvironmentSpec, platform?: TargetPlatform): string {
+  return path.join(path.dirname(spec.file), platform ? LOCK_FILE.replace(/\.lock$/, `.${platform}.lock`) : LOCK_FILE);
+}
+
+/** The platform a lock is resolved for: the agent's (python-build-standalone's triple), or another one's wheel platform. */
+function lockTriple(platform?: TargetPlatform): string {
+  return platform ? WHEEL_PLATFORMS[platform].uv : standaloneTriple();
 }
 
 /**
@@ -69,12 +76,12 @@ export function lockFingerprint(spec: EnvironmentSpec, pythonVersion: string, tr
 }
 
 /** Resolve the spec into its lock file with uv (pinned), hashes included. */
-export async function lockEnvironment(options: { spec: EnvironmentSpec; pythonVersion: string; cacheDir: string; log: (m: string) => void; context?: LockContext }): Promise<string> {
-  const { spec } = options;
+export async function lockEnvironment(options: { spec: EnvironmentSpec; pythonVersion: string; cacheDir: string; log: (m: string) => void; context?: LockContext; platform?: TargetPlatform }): Promise<string> {
+  const { spec, platform } = options;
   const context = options.context ?? {};
-  const triple = standaloneTriple();
+  const triple = lockTriple(platform);
   const minor = options.pythonVersion.split('.').slice(0, 2).join('.');
-  const target = lockPath(spec);
+  const target = lockPath(spec, platform);
   const input = siblingTempPath(path.join(path.dirname(target), 'requirements.in'));
   const constraints = siblingTempPath(path.join(path.dirname(target), 'constraints.txt'));
   const uv = await ensureWheelTool(UV);
@@ -105,14 +112,14 @@ export async function lockEnvironment(options: { spec: EnvironmentSpec; pythonVe
     if (context.constraints?.length) await fs.writeFile(constraints, `${context.constraints.join('\n')}\n`);
     const { stdout } = await run(
       uv,
-      ['pip', 'compile', '--no-config', '--quiet', '--generate-hashes', '--no-header', '--no-annotate', '--python-version', minor, '--python-platform', triple, '--cache-dir', path.join(options.cacheDir, 'uv-v1'), ...indexArgs, input],
+      ['pip', 'compile', '--no-config', '--quiet', '--generate-hashes', '--no-header', '--no-annotate', ...(platform ? ['--only-binary', ':all:'] : []), '--python-version', minor, '--python-platform', triple, '--cache-dir', path.join(options.cacheDir, 'uv-v1'), ...indexArgs, input],
       { env: { ...isolatedPythonEnv(), UV_PYTHON_DOWNLOADS: 'never' }, failure: `cannot resolve the packages of environment "${spec.name}"`, tailLines: 25 },
     ).catch(async (error) => {
       throw await installFailure(error, request);
     });
     const local = new Set((context.local ?? []).map((l) => normalizeName(l.name)));
     const note = local.size ? `\n# In-repo packages (${[...local].join(', ')}) are built from this commit and not locked; their dependencies are.` : '';
-    const text = `${HEADER}${lockFingerprint(spec, options.pythonVersion, triple, context)}\n# Written by \`nx run ${spec.name}:lock\` for CPython ${minor} on ${triple}; do not edit.${note}\n${withoutPackages(stdout.trim(), local)}\n`;
+    const text = `${HEADER}${lockFingerprint(spec, options.pythonVersion, triple, context)}\n# Written by \`nx run ${spec.name}:lock${platform ? `-${platform}` : ''}\` for CPython ${minor} on ${triple}; do not edit.${note}\n${withoutPackages(stdout.trim(), local)}\n`;
     await writeFileAtomic(target, text);
     return target;
   } finally {
@@ -126,16 +133,16 @@ export async function lockEnvironment(options: { spec: EnvironmentSpec; pythonVe
  * it still matches its spec. A stale lock is an error, never re-resolved: CI
  * must build exactly what was reviewed.
  */
-export function checkedLock(spec: EnvironmentSpec, pythonVersion: string, context: LockContext = {}): string | undefined {
-  const file = lockPath(spec);
+export function checkedLock(spec: EnvironmentSpec, pythonVersion: string, context: LockContext = {}, platform?: TargetPlatform): string | undefined {
+  const file = lockPath(spec, platform);
   if (!existsSync(file)) return undefined;
   const first = readFileSync(file, 'utf8').split('\n', 1)[0];
   const recorded = first.startsWith(HEADER) ? first.slice(HEADER.length).trim() : undefined;
-  const expected = lockFingerprint(spec, pythonVersion, standaloneTriple(), context);
+  const expected = lockFingerprint(spec, pythonVersion, lockTriple(platform), context);
   if (recorded !== expected) {
     throw new PydepotError(`${file} is out of date with ${spec.file} (its packages, requirements, index settings, Python version, base environment's packages or in-repo packages changed since it was written)`, {
       path: file,
-      hint: `refresh it with \`nx run ${spec.name}:lock\`, review the diff and commit it`,
+      hint: `refresh it with \`nx run ${spec.name}:lock${platform ? `-${platform}` : ''}\`, review the diff and commit it`,
     });
   }
   return file;

@@ -1,7 +1,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { readManifest } from '../environment/manifest';
-import { runPython } from '../environment/python';
+import { runPython, standInFor } from '../environment/python';
+import { platformFolder, TargetPlatform, WHEEL_PLATFORMS } from '../model/platform';
+import { isolatedPythonEnv } from '../process/python-env';
+import { run } from '../process/run';
 import { buildDirectoryAtomically } from '../fs/atomic';
 import { listWheels } from '../library/wheel';
 import { EnvironmentSpec, IndexSettings } from '../model/environment';
@@ -18,10 +21,11 @@ import { pipInstallArgs } from './pip';
  */
 export const WHEELHOUSE_ENV = 'PYDEPOT_WHEELHOUSE';
 
-export function wheelhouseIndex(spec: EnvironmentSpec, env: NodeJS.ProcessEnv = process.env): IndexSettings | undefined {
+export function wheelhouseIndex(spec: EnvironmentSpec, env: NodeJS.ProcessEnv = process.env, platform?: TargetPlatform): IndexSettings | undefined {
   const root = env[WHEELHOUSE_ENV];
   if (!root) return undefined;
-  return { url: spec.index.url, extraUrls: [], findLinks: [path.resolve(root, spec.name)], noIndex: true };
+  // Another platform's wheelhouse (what wheelhouse-windows writes): <folder>/windows/<environment>.
+  return { url: spec.index.url, extraUrls: [], findLinks: [path.resolve(platform ? platformFolder(root, platform, path.join) : root, spec.name)], noIndex: true };
 }
 
 /**
@@ -42,7 +46,9 @@ export async function downloadWheelhouse(options: {
   const { spec } = options;
   const manifest = await readManifest(options.inputPath);
   const local = await listWheels(options.localWheelDirs ?? []);
-  const lock = checkedLock(spec, manifest.python.version, lockContext(manifest, local));
+  // A Windows environment built here: the agent's CPython of its version downloads its win_amd64 wheels.
+  const standIn = standInFor(manifest);
+  const lock = checkedLock(spec, manifest.python.version, lockContext(manifest, local), standIn ? 'windows' : undefined);
   const request: InstallRequest = {
     packages: lock ? [] : spec.packages,
     requirementFiles: lock ? [lock] : spec.requirements,
@@ -58,7 +64,12 @@ export async function downloadWheelhouse(options: {
     // `pip download` takes install's source options; the install-only ones are dropped.
     const args = pipInstallArgs(request).filter((a) => !['install', '--no-compile', '--no-warn-script-location'].includes(a));
     try {
-      await runPython(options.inputPath, ['-m', 'pip', 'download', '--dest', tmp, ...args], { failure: `pip could not download the packages of environment "${spec.name}"`, tailLines: 25 });
+      const failure = { failure: `pip could not download the packages of environment "${spec.name}"`, tailLines: 25 };
+      if (standIn) {
+        const minor = manifest.python.version.split('.').slice(0, 2).join('.');
+        const platform = ['--platform', WHEEL_PLATFORMS.windows.pip, '--only-binary=:all:', '--python-version', minor, '--implementation', 'cp'];
+        await run(standIn, ['-I', '-m', 'pip', 'download', '--dest', tmp, ...args, ...platform], { env: isolatedPythonEnv(), ...failure });
+      } else await runPython(options.inputPath, ['-m', 'pip', 'download', '--dest', tmp, ...args], failure);
     } catch (error) {
       throw await installFailure(error, request);
     }

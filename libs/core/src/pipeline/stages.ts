@@ -178,13 +178,13 @@ export async function installRequirements(
   const local = await listWheels(options.localWheelDirs ?? []);
   return derive(options, async (tmp, manifest, index) => {
     const installer = getInstaller(spec.installer ?? options.installer);
-    const offline = wheelhouseIndex(spec);
+    const standIn = standInFor(manifest);
+    const offline = wheelhouseIndex(spec, process.env, standIn ? 'windows' : undefined);
     if (offline) options.log(`${WHEELHOUSE_ENV} is set: installing from ${offline.findLinks[0]} only`);
     const request = { index: offline ?? spec.index, cacheDir: options.cacheDir, environment: spec.name, specFile: spec.file };
     const context = lockContext(manifest, local);
-    // A committed lock, checked against the spec, is all that is installed: hashes required.
-    const lock = checkedLock(spec, manifest.python.version, context);
-    const standIn = standInFor(manifest);
+    // A committed lock (this platform's), checked against the spec, is all that is installed: hashes required.
+    const lock = checkedLock(spec, manifest.python.version, context, standIn ? 'windows' : undefined);
     if (standIn) await installForeign(tmp, manifest, { ...options, installer, request, lock, local, standIn });
     else await installNative(tmp, manifest, { ...options, installer, request, lock, local, constraints: context.constraints });
     const runtime = manifest.runtime ? [path.resolve(options.inputPath, manifest.runtime.path)] : [];

@@ -365,6 +365,22 @@ function platformTargets(
       cache: false,
       metadata: { description: `Check the current ${label} version (smoke checks under Wine on a Linux agent, audit, file index)`, technologies: ['python'] },
     },
+    [t(options.lockTargetName)]: {
+      executor: `${EXECUTORS}:lock`,
+      options: { ...common, inputPath: stage('venv') },
+      dependsOn: [t(options.venvTargetName), wheels],
+      cache: false,
+      metadata: { description: `Resolve the packages for ${label} (binary wheels) into a hashed requirements.${platform}.lock (commit it)`, technologies: ['python'] },
+    },
+    [t(options.wheelhouseTargetName)]: {
+      executor: `${EXECUTORS}:wheelhouse`,
+      options: { ...common, inputPath: stage('venv'), outputPath: path.posix.join(platformFolder(DEFAULT_WHEELHOUSE_DIR, platform, path.posix.join), name) },
+      dependsOn: [t(options.venvTargetName)],
+      cache: true,
+      inputs: [...pythonInputs, '{projectRoot}/**/*', `^${SOURCE_INPUT}`],
+      outputs: ['{options.outputPath}'],
+      metadata: { description: `Download every ${label} artifact the environment installs, for an air-gapped build (PYDEPOT_WHEELHOUSE)`, technologies: ['python'] },
+    },
     [t(options.rollbackTargetName)]: {
       executor: `${EXECUTORS}:rollback`,
       options: { environment: specFile, depot: options.depot, platform },

@@ -10,7 +10,7 @@ export default async function lockExecutor(options: LockExecutorSchema, context:
     // (For an environment built on a base: its venv stage, whose manifest lists the base's packages.)
     const input = await readManifest(await env.input(env.stage('unpack', options.inputPath)));
     const context = lockContext(input, await listWheels(env.localWheelDirs()));
-    const file = await lockEnvironment({ spec: env.spec(), pythonVersion: input.python.version, cacheDir: env.cacheDir, log: env.log, context });
+    const file = await lockEnvironment({ spec: env.spec(), pythonVersion: input.python.version, cacheDir: env.cacheDir, log: env.log, context, platform: options.platform });
     env.log(`wrote ${path.relative(env.workspaceRoot, file)}: review and commit it; the install target now installs only from it`);
   });
 }
