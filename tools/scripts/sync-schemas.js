@@ -29,6 +29,7 @@ const MIRRORS = {
   'verify#platform': { from: 'platform', executor: 'verify' },
   'rollback#platform': { from: 'platform', executor: 'rollback' },
   'lock#platform': { from: 'platform', executor: 'lock' },
+  'wheelhouse#platform': { from: 'platform', executor: 'wheelhouse' },
 };
 const OWN = new Set(['depot']);
 
