@@ -38,7 +38,7 @@ describe('a Windows environment built on Linux, run under Wine from any drive le
     const r = spawnSync('wine', [exe, ...args], { cwd: elsewhere, env: { ...process.env, ...wineEnv, ...env }, encoding: 'utf8' });
     return { status: r.status, out: r.stdout.replace(/\r/g, ''), err: r.stderr.replace(/\r/g, '') };
   };
-  const current = (platformDepot: string) => (JSON.parse(readFileSync(path.join(platformDepot, 'imaging', 'current.json'), 'utf8')) as { version: string }).version;
+  const current = (platformDepot: string, name = 'imaging') => (JSON.parse(readFileSync(path.join(platformDepot, name, 'current.json'), 'utf8')) as { version: string }).version;
   const publish = () => {
     const r = nxWith(wineEnv, ws, 'run-many', '-t', 'publish');
     if (r.status !== 0) throw new Error(r.out);
@@ -172,6 +172,19 @@ describe('a Windows environment built on Linux, run under Wine from any drive le
     expect(execFileSync(path.join(depot, 'imaging', 'current', 'bin', 'hello-tool'), { encoding: 'utf8' }).trim()).toBe('hello-tool 2.0.0');
     const verified = nxWith(wineEnv, ws, 'run', 'imaging:verify-windows');
     expect(verified.out).toMatch(new RegExp(`imaging ${v1}: 3 checks passed, audit clean`));
+  });
+
+  it('publishes the self-contained fallback: a private copy whose python.exe is the launcher, hermetic', () => {
+    spec('imaging-copy', { python: '3.11', platforms: ['windows'], layout: 'self-contained', packages: ['hello-tool==1.0.0'], verify: { imports: ['hello_tool'], commands: [['hello-tool']] } });
+    const published = nxWith(wineEnv, ws, 'run', 'imaging-copy:publish');
+    expect(published.status).toBe(0);
+    const version = current(path.join(depot, 'windows'), 'imaging-copy');
+    const root = path.join(depot, 'windows', 'imaging-copy', version);
+    expect(existsSync(path.join(root, 'python311.dll'))).toBe(true);
+    expect(existsSync(path.join(root, 'pyvenv.cfg'))).toBe(false);
+    const r = wine(`J:\\imaging-copy\\${version}\\python.exe`, ['-c', 'import sys, hello_tool; print(sys.prefix)'], { PYTHONHOME: 'C:\\nowhere' });
+    expect(r.out.trim()).toBe(`J:\\imaging-copy\\${version}`);
+    expect(wine(`J:\\imaging-copy\\${version}\\Scripts\\hello-tool.exe`).out.trim()).toBe('hello-tool 1.0.0');
   });
 
   it('locks and downloads a wheelhouse per platform, and installs the Windows version air-gapped from its own lock', () => {

@@ -171,6 +171,15 @@ describe('environments built on a base', () => {
     const git = errorOf(() => parse({ python: '3.11', platforms: ['windows'], publish: { to: 'git' } }));
     expect(git.message).toMatch(/field "platforms" lists windows, but "publish.to" is "git"/);
     expect(git.hint).toMatch(/directory depot/);
-    expect(errorOf(() => parse({ python: '3.11', platforms: ['windows'], layout: 'self-contained' })).message).toMatch(/"layout" is "self-contained"/);
+    expect(parse({ python: '3.11', platforms: ['windows'], layout: 'self-contained' }).layout).toBe('self-contained');
+    const { dir, cleanup } = testdir({
+      'environments/other/environment.json': JSON.stringify({ python: '3.11' }),
+      'environments/tool/environment.json': JSON.stringify({ base: 'other', platforms: ['windows'] }),
+    });
+    try {
+      expect(errorOf(() => loadEnvironmentSpec(path.join(dir, 'environments/tool/environment.json'))).message).toMatch(/field "platforms" lists windows, which an environment built on a base cannot be built for/);
+    } finally {
+      cleanup();
+    }
   });
 });

@@ -185,10 +185,10 @@ export function parseEnvironmentSpec(text: string, file: string, name: string, c
 }
 
 /**
- * "platforms": a platform other than the agent's is built here for the
- * shared layout on a directory depot (its runtime beside it, pydepot's
- * launcher cross-compiled); what is not supported yet is refused with what
- * to do instead.
+ * "platforms": a platform other than the agent's is built here for a
+ * directory depot (shared: its runtime beside it; or self-contained: a
+ * private copy), pydepot's launcher cross-compiled; what is not supported
+ * yet is refused with what to do instead.
  */
 function checkPlatforms(file: string, spec: Record<string, any>, base: EnvironmentSpec | undefined): TargetPlatform[] {
   const platforms: TargetPlatform[] = spec.platforms ?? base?.platforms ?? [hostTargetPlatform()];
@@ -200,7 +200,6 @@ function checkPlatforms(file: string, spec: Record<string, any>, base: Environme
   if (spec.base !== undefined) refuse(`which an environment built on a base cannot be built for on this agent yet`, `list every package in this environment and remove "base", or build it on a ${foreign[0]} agent`);
   const to = spec.publish?.to ?? 'directory';
   if (to !== 'directory') refuse(`but "publish.to" is "${to}": versions for another platform are published to a directory depot (their runtime lives beside them)`, 'publish to a directory depot (remove "publish.to"), or build on an agent of that platform');
-  if (spec.layout === 'self-contained') refuse('but "layout" is "self-contained": versions built for another platform are published in the shared layout', 'remove "layout"');
   return platforms;
 }
 

@@ -16,7 +16,8 @@ import { decideLayout } from '../model/layout';
 import { runStage } from './delta';
 import { auditTree, formatFindings } from '../verify/audit';
 import { writeActivators } from '../environment/activators';
-import { EnvironmentLayout, hostLayout, minorOf, sharedLayoutFiles, WINDOWS_SHARED_LAYOUT } from '../environment/layout';
+import { EnvironmentLayout, hostLayout, minorOf, sharedLayoutFiles, WINDOWS_LAYOUT, WINDOWS_SHARED_LAYOUT } from '../environment/layout';
+import { WINDOWS_LAUNCHERS } from '../interpreter/windows';
 import { readDistlibLaunchers, writeWindowsScripts } from '../environment/windows-scripts';
 import { WHEEL_PLATFORMS } from '../model/platform';
 import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, readManifest, SBOM_FILE, writeManifest } from '../environment/manifest';
@@ -74,6 +75,26 @@ export async function createEnvironment(options: StageLog & { inputPath: string;
     const activate = Object.fromEntries(activators.map((rel) => [shellOf(rel), rel]));
     const { version: _v, contentHash: _c, inputHash: _i, ...rest } = manifest;
     return { ...rest, name: options.name, description: options.description, ...(base ? { base } : {}), entryPoints: { ...manifest.entryPoints, path: layout.pathEntries, activate } };
+  });
+}
+
+/**
+ * venv, self-contained, on a Windows runtime built on another OS: a private
+ * copy of the runtime whose python.exe and pythonw.exe are pydepot's
+ * launchers (with no pyvenv.cfg they load the DLL beside themselves, and are
+ * hermetic), so a host's PYTHONHOME cannot break it either.
+ */
+async function createWindowsCopy(options: StageLog & { inputPath: string; outputPath: string; name: string; description?: string }): Promise<EnvironmentManifest> {
+  return derive(options, async (tmp, manifest) => {
+    for (const [name, from] of [['python.exe', WINDOWS_LAUNCHERS.console], ['pythonw.exe', WINDOWS_LAUNCHERS.gui]]) {
+      // A new inode: the copy's files are hard links to the runtime's.
+      await fs.copyFile(path.join(tmp, ...from.split('/')), path.join(tmp, `${name}.pydepot-tmp`));
+      await fs.rename(path.join(tmp, `${name}.pydepot-tmp`), path.join(tmp, name));
+    }
+    await fs.rm(path.join(tmp, path.dirname(WINDOWS_LAUNCHERS.console)), { recursive: true, force: true });
+    const activators = await writeActivators(tmp, WINDOWS_LAYOUT, options.name);
+    const activate = Object.fromEntries(activators.map((rel) => [shellOf(rel), rel]));
+    return { ...manifest, name: options.name, description: options.description, entryPoints: { ...manifest.entryPoints, path: WINDOWS_LAYOUT.pathEntries, activate } };
   });
 }
 
@@ -147,9 +168,14 @@ export async function createVenvStage(
 ): Promise<EnvironmentManifest> {
   const { spec, runtime, outputPath, log } = options;
   const named = { outputPath, name: spec.name, description: spec.description, log };
-  // A runtime of another OS is shared whatever this agent is (the spec's loader refused anything else).
+  // A runtime of another OS (Windows, built here) always has pydepot's launcher: shared unless the spec asks for a copy.
   const foreign = builtForAnotherOs(runtime.manifest);
-  const decision = foreign ? { layout: 'shared' as const } : decideLayout({ intent: spec.layout, publishTo: spec.publish.to, runtime: { launcher: runtime.manifest.launcher, version: runtime.manifest.python.version } });
+  const decision = foreign
+    ? { layout: spec.layout === 'self-contained' ? ('self-contained' as const) : ('shared' as const) }
+    : decideLayout({ intent: spec.layout, publishTo: spec.publish.to, runtime: { launcher: runtime.manifest.launcher, version: runtime.manifest.python.version } });
+  if (foreign && decision.layout === 'self-contained') {
+    return runStage({ input: runtime.root, output: outputPath, delta: options.delta }, (inputPath) => createWindowsCopy({ ...named, inputPath: inputPath! }));
+  }
   if (decision.layout === 'shared') {
     const manifest = await runStage({ output: outputPath, delta: options.delta }, () => createSharedEnvironment({ ...named, runtime }));
     log(`shared layout: runs on runtime ${runtime.manifest.id}`);
@@ -282,10 +308,11 @@ async function installForeign(
     requireHashes: lock !== undefined,
     foreign,
   });
-  const runtimeRoot = path.resolve(options.inputPath, manifest.runtime!.path);
-  const scripts = await writeWindowsScripts(tmp, manifest.entryPoints.sitePackages, await readDistlibLaunchers(runtimeRoot));
+  // distlib's launchers from the pip it runs on: the shared runtime's, or its own copy's.
+  const pipRoot = manifest.runtime ? path.resolve(options.inputPath, manifest.runtime.path) : tmp;
+  const scripts = await writeWindowsScripts(tmp, manifest.entryPoints.sitePackages, await readDistlibLaunchers(pipRoot));
   if (scripts.length) options.log(`console scripts for Windows: ${scripts.join(', ')}`);
-  await writeLaunchHook(tmp, manifest, spec);
+  await writeLaunchHook(tmp, manifest, spec, true);
 }
 
 async function checkDependencies(root: string, spec: EnvironmentSpec, lock: string | undefined): Promise<void> {
@@ -298,8 +325,8 @@ async function checkDependencies(root: string, spec: EnvironmentSpec, lock: stri
 }
 
 /** The launcher's start-up hook with this environment's PYTHONPATH policy (where pydepot's launcher runs it: POSIX, and Windows environments built on a shared runtime). */
-async function writeLaunchHook(root: string, manifest: EnvironmentManifest, spec: EnvironmentSpec): Promise<void> {
-  if (hostLayout().os !== 'posix' && !manifest.runtime) return;
+async function writeLaunchHook(root: string, manifest: EnvironmentManifest, spec: EnvironmentSpec, launcher = false): Promise<void> {
+  if (!launcher && hostLayout().os !== 'posix' && !manifest.runtime) return;
   const site = path.join(root, manifest.entryPoints.sitePackages);
   const hook = launchHook(spec.pythonPath);
   await writeFileAtomic(path.join(site, `${LAUNCH_HOOK}.py`), hook.module);
