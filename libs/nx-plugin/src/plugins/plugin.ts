@@ -202,37 +202,23 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
         },
       }
     : {
-        [options.venvTargetName]: {
-          executor: `${EXECUTORS}:venv`,
-          options: { ...common, outputPath: stage('venv'), delta: true },
-          dependsOn: runtime ? [{ projects: [runtime.project], target: options.runtimeTargetName }] : [],
-          cache: true,
-          // The spec's layout, name and description shape this stage.
-          inputs: [...pythonInputs, '{projectRoot}/environment.json'],
-          outputs: [DELTA_OUTPUT],
-          metadata: {
-            description: declared.cycle
-              ? `(cannot build: field "base" makes a cycle: ${declared.cycle.join(' → ')})`
-              : shared
-                ? `Create this tool's environment on runtime ${runtime?.project ?? '(unknown)'}: a venv whose home is a relative path to the shared runtime (a private copy if the runtime turns out unshareable)`
-                : `Create this tool's self-contained environment: a private copy of runtime ${runtime?.project ?? '(unknown)'}`,
-            technologies: ['python'],
-          },
-        },
+        [options.venvTargetName]: runtimeVenvTarget(
+          common,
+          stage('venv'),
+          runtime,
+          options,
+          pythonInputs,
+          declared.cycle
+            ? `(cannot build: field "base" makes a cycle: ${declared.cycle.join(' → ')})`
+            : shared
+              ? `Create this tool's environment on runtime ${runtime?.project ?? '(unknown)'}: a venv whose home is a relative path to the shared runtime (a private copy if the runtime turns out unshareable)`
+              : `Create this tool's self-contained environment: a private copy of runtime ${runtime?.project ?? '(unknown)'}`,
+        ),
       };
 
   const targets: Record<string, TargetConfiguration> = {
     ...build,
-    [options.installTargetName]: {
-      executor: `${EXECUTORS}:install`,
-      options: { ...common, inputPath: stage('venv'), outputPath: stage('install'), delta: true },
-      dependsOn: [options.venvTargetName, wheels],
-      cache: true,
-      // The spec, its requirements files, its lock and any local wheels: everything in the folder.
-      inputs: [...pythonInputs, '{projectRoot}/**/*', dependencySources],
-      outputs: [DELTA_OUTPUT],
-      metadata: { description: "Install the environment's packages (from its lock, if it has one) and in-repo packages it names", technologies: ['python'] },
-    },
+    [options.installTargetName]: installTarget(common, stage('venv'), stage('install'), options.venvTargetName, options, pythonInputs, "Install the environment's packages (from its lock, if it has one) and in-repo packages it names"),
     [options.publishTargetName]: {
       executor: `${EXECUTORS}:publish`,
       options: { ...common, inputPath: stage('install'), depot: options.depot },
@@ -310,6 +296,34 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
   };
 }
 
+/** The venv target on a runtime (every platform's: the host's and `venv-<platform>`). */
+function runtimeVenvTarget(common: Record<string, unknown>, outputPath: string, runtime: DeclaredRuntime | undefined, options: Normalized, inputs: unknown[], description: string): TargetConfiguration {
+  return {
+    executor: `${EXECUTORS}:venv`,
+    options: { ...common, outputPath, delta: true },
+    dependsOn: runtime ? [{ projects: [runtime.project], target: options.runtimeTargetName }] : [],
+    cache: true,
+    // The spec's layout, name and description shape this stage.
+    inputs: [...inputs, '{projectRoot}/environment.json'] as TargetConfiguration['inputs'],
+    outputs: [DELTA_OUTPUT],
+    metadata: { description, technologies: ['python'] },
+  };
+}
+
+/** The install target (every platform's): after its venv and the in-repo packages' wheels. */
+function installTarget(common: Record<string, unknown>, inputPath: string, outputPath: string, venvTarget: string, options: Normalized, inputs: unknown[], description: string): TargetConfiguration {
+  return {
+    executor: `${EXECUTORS}:install`,
+    options: { ...common, inputPath, outputPath, delta: true },
+    dependsOn: [venvTarget, { dependencies: true, target: options.buildWheelTargetName }],
+    cache: true,
+    // The spec, its requirements files, its locks and any local wheels: everything in the folder.
+    inputs: [...inputs, '{projectRoot}/**/*', `^${SOURCE_INPUT}`] as TargetConfiguration['inputs'],
+    outputs: [DELTA_OUTPUT],
+    metadata: { description, technologies: ['python'] },
+  };
+}
+
 /**
  * The targets of one more platform an environment is published for
  * (`venv-windows`, `install-windows`, `publish-windows`, `verify-windows`,
@@ -334,24 +348,15 @@ function platformTargets(
   const wheels = { dependencies: true, target: options.buildWheelTargetName };
   const label = platform === 'windows' ? 'Windows' : platform;
   return {
-    [t(options.venvTargetName)]: {
-      executor: `${EXECUTORS}:venv`,
-      options: { ...common, outputPath: stage('venv'), delta: true },
-      dependsOn: runtime ? [{ projects: [runtime.project], target: options.runtimeTargetName }] : [],
-      cache: true,
-      inputs: [...pythonInputs, '{projectRoot}/environment.json'],
-      outputs: [DELTA_OUTPUT],
-      metadata: { description: `Create this tool's ${label} environment on runtime ${runtime?.project ?? '(unknown)'}: a venv whose home is a relative path to the shared runtime`, technologies: ['python'] },
-    },
-    [t(options.installTargetName)]: {
-      executor: `${EXECUTORS}:install`,
-      options: { ...common, inputPath: stage('venv'), outputPath: stage('install'), delta: true },
-      dependsOn: [t(options.venvTargetName), wheels],
-      cache: true,
-      inputs: [...pythonInputs, '{projectRoot}/**/*', `^${SOURCE_INPUT}`],
-      outputs: [DELTA_OUTPUT],
-      metadata: { description: `Install the environment's packages for ${label} (binary wheels only)`, technologies: ['python'] },
-    },
+    [t(options.venvTargetName)]: runtimeVenvTarget(
+      common,
+      stage('venv'),
+      runtime,
+      options,
+      pythonInputs,
+      `Create this tool's ${label} environment on runtime ${runtime?.project ?? '(unknown)'}: a venv whose home is a relative path to the shared runtime`,
+    ),
+    [t(options.installTargetName)]: installTarget(common, stage('venv'), stage('install'), t(options.venvTargetName), options, pythonInputs, `Install the environment's packages for ${label} (binary wheels only)`),
     [t(options.publishTargetName)]: {
       executor: `${EXECUTORS}:publish`,
       options: { ...common, inputPath: stage('install'), depot: options.depot },
