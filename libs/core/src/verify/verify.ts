@@ -58,7 +58,7 @@ export async function verifyPublished(options: {
   /** Compare every file's sha256 with the published index, not only sizes. */
   full?: boolean;
   log: (m: string) => void;
-}): Promise<{ location: string; version: string; passed: string[]; audited: boolean; filesChecked: number }> {
+}): Promise<{ location: string; version: string; passed: string[]; audited: boolean; filesChecked: number; skipped?: string }> {
   const tree = await options.publisher.checkout(options.spec.name);
   try {
     options.log(`checking ${options.spec.name} ${tree.version} (current) at ${tree.path}`);

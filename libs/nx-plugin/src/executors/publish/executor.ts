@@ -13,7 +13,8 @@ export default async function publishExecutor(options: PublishExecutorSchema, co
     const forbiddenPaths = options.audit === false ? undefined : env.forbiddenPaths();
     // The gate: smoke checks and audit on the version as published, before current moves.
     const gate = async (tree: string) => {
-      const { passed, audited } = await checkPublishedTree({ tree, spec, forbiddenPaths });
+      const { passed, audited, skipped } = await checkPublishedTree({ tree, spec, forbiddenPaths });
+      if (skipped) env.log(`warning: ${skipped}`);
       env.log(`${passed.length} check${passed.length === 1 ? '' : 's'} passed${audited ? ', audit clean' : ''}`);
     };
     const result = await getPublisher(settings).publish({ buildPath, manifest, log: env.log, gate, provideRuntime: () => env.runtime() });

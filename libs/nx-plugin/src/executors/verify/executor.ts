@@ -14,6 +14,7 @@ export default async function verifyExecutor(options: VerifyExecutorSchema, cont
       full: options.full,
       log: env.log,
     });
+    if (result.skipped) env.log(`warning: ${result.skipped}`);
     const files = result.filesChecked ? `, ${result.filesChecked} files intact${options.full ? ' (sha256)' : ''}` : '';
     env.log(`${spec.name} ${result.version}: ${result.passed.length} check${result.passed.length === 1 ? '' : 's'} passed${result.audited ? ', audit clean' : ''}${files} (${result.passed.join('; ')})`);
   });
