@@ -276,12 +276,14 @@ int wmain(int argc, wchar_t **argv) {
     int has_cfg = venv_home(executable, home, MAXP, cfg_dir);
     if (has_cfg < 0) return TOO_LONG(executable);
     if (!has_cfg) {
-        /* The stable path: <env>\Scripts\<name>.exe beside <env>\current.json. */
+        /* The stable path: <env>\Scripts\<name>.exe beside <env>\current.json (only
+         * there: a self-contained version's own python.exe sits in <env>\<version>\). */
         static wchar_t env_dir[MAXP], version[256], target[MAXP];
         if (!fmt(env_dir, MAXP, L"%ls", self)) return TOO_LONG(self);
         dirname_in_place(env_dir);
+        int in_scripts = _wcsicmp(basename_of(env_dir), L"Scripts") == 0;
         dirname_in_place(env_dir);
-        if (env_dir[0] != L'\0' && current_version(env_dir, version, 256)) {
+        if (in_scripts && env_dir[0] != L'\0' && current_version(env_dir, version, 256)) {
             const wchar_t *name = basename_of(self);
             if (!fmt(target, MAXP, L"%ls\\%ls\\Scripts\\%ls", env_dir, version, name)) return TOO_LONG(env_dir);
             if (_wcsicmp(name, L"python.exe") != 0 && _wcsicmp(name, L"pythonw.exe") != 0) return forward(target);
