@@ -268,7 +268,7 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
   const hostListed = declared.platforms.includes(hostTargetPlatform());
   const all: Record<string, TargetConfiguration> = hostListed ? targets : {};
   for (const [i, platform] of foreign.entries()) {
-    Object.assign(all, platformTargets(name, specFile, platform, foreignRuntimes[i], options, pythonInputs.filter((input) => input !== interpreter), context));
+    Object.assign(all, platformTargets(name, specFile, platform, foreignRuntimes[i], options, pythonInputs.filter((input) => input !== interpreter)));
   }
   if (foreign.length) {
     for (const target of [options.publishTargetName, options.verifyTargetName]) {
@@ -338,7 +338,6 @@ function platformTargets(
   runtime: DeclaredRuntime | undefined,
   options: Normalized,
   inputs: Array<string | { externalDependencies: string[] } | { runtime: string } | { env: string }>,
-  _context: CreateNodesContextV2,
 ): Record<string, TargetConfiguration> {
   const buildDir = platformFolder(options.buildDir, platform, path.posix.join);
   const stage = (target: StageTarget) => stagePath(name, target, buildDir);
