@@ -210,7 +210,7 @@ static int current_version(const wchar_t *env_dir, wchar_t *version, size_t size
                 wchar_t *start = ++p;
                 while ((*p >= L'a' && *p <= L'z') || (*p >= L'A' && *p <= L'Z') || (*p >= L'0' && *p <= L'9') || *p == L'.' || *p == L'_' || *p == L'-') p++;
                 size_t n = (size_t)(p - start);
-                if (*p == L'"' && n > 0 && n < size && wcscmp(start, L".") && !(n == 2 && start[0] == L'.' && start[1] == L'.') && !(n == 1 && start[0] == L'.')) {
+                if (*p == L'"' && n > 0 && n < size && !(n == 2 && start[0] == L'.' && start[1] == L'.') && !(n == 1 && start[0] == L'.')) {
                     ok = fmt(version, size, L"%.*ls", (int)n, start);
                 }
             }

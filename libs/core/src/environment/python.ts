@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { isolatedPythonEnv } from '../process/python-env';
 import { run, RunOptions, RunResult } from '../process/run';
 import { standInInterpreter } from '../interpreter/windows';
+import { foreignPlatformOf } from '../model/platform';
 import { EnvironmentLayout, hostLayout, pythonPath } from './layout';
 
 /** Helper scripts shipped with the core library, run by the environment's own interpreter. */
@@ -18,12 +19,7 @@ export function runPython(root: string, args: string[], options: RunOptions = {}
  * on Linux), the agent's CPython of the same version (interpreter/windows.ts).
  */
 export function standInFor(manifest: { platform: string; python: { version: string } }): string | undefined {
-  return builtForAnotherOs(manifest) ? standInInterpreter(manifest.python.version).executable : undefined;
-}
-
-/** A manifest's platform ("win32-x64") is not this agent's OS. */
-export function builtForAnotherOs(manifest: { platform: string }): boolean {
-  return manifest.platform.split('-')[0] !== process.platform;
+  return foreignPlatformOf(manifest) ? standInInterpreter(manifest.python.version).executable : undefined;
 }
 
 function runHelper(root: string, standIn: string | undefined, args: string[], options: RunOptions): Promise<RunResult> {

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { PydepotError } from '../errors';
+import { writeFileAtomic } from '../fs/atomic';
 
 /*
  * Console scripts of a Windows environment built on another OS. pip and uv
@@ -121,7 +122,7 @@ export async function writeWindowsScripts(root: string, sitePackages: string, la
     for (const entry of parseEntryPoints(text)) {
       if (!entry.attr) continue;
       const data = windowsScript(entry.gui ? launchers.gui : launchers.console, entry as EntryPoint & { attr: string });
-      await writeReplacing(path.join(scripts, `${entry.name}.exe`), data);
+      await writeFileAtomic(path.join(scripts, `${entry.name}.exe`), data, 0o755);
       written.push(`${entry.name}.exe`);
       moved.set(entry.name, { name: `${entry.name}.exe`, data });
     }
@@ -129,7 +130,7 @@ export async function writeWindowsScripts(root: string, sitePackages: string, la
   for (const name of await fs.readdir(bin).catch(() => [] as string[])) {
     if (moved.has(name)) continue;
     const data = await fs.readFile(path.join(bin, name));
-    await writeReplacing(path.join(scripts, name), data);
+    await writeFileAtomic(path.join(scripts, name), data, 0o755);
     moved.set(name, { name, data });
     written.push(name);
   }
@@ -138,15 +139,10 @@ export async function writeWindowsScripts(root: string, sitePackages: string, la
   return written;
 }
 
-async function writeReplacing(file: string, data: Buffer): Promise<void> {
-  const tmp = `${file}.pydepot-tmp`;
-  await fs.writeFile(tmp, data, { mode: 0o755 });
-  await fs.rename(tmp, file);
-}
-
 async function rewriteRecord(file: string, moved: Map<string, { name: string; data: Buffer }>): Promise<void> {
   const text = await fs.readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return;
+  const mode = (await fs.stat(file)).mode & 0o777;
   let changed = false;
   const lines = text.split('\n').map((line) => {
     const m = /^"?\.\.\/\.\.\/bin\/([^,"]+)"?,[^,]*,\d*(\r?)$/.exec(line);
@@ -155,7 +151,7 @@ async function rewriteRecord(file: string, moved: Map<string, { name: string; da
     changed = true;
     return `../../Scripts/${to.name},sha256=${createHash('sha256').update(to.data).digest('base64url')},${to.data.length}${m[2]}`;
   });
-  if (changed) await writeReplacing(file, Buffer.from(lines.join('\n'), 'utf8'));
+  if (changed) await writeFileAtomic(file, lines.join('\n'), mode);
 }
 
 /** distlib's launchers from the runtime's pip. */

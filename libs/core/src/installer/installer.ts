@@ -1,7 +1,6 @@
 import { ProcessError, PydepotError } from '../errors';
-import { requirementName } from '../model/environment';
+import { IndexSettings, requirementName } from '../model/environment';
 import { expandIndexCredentials } from './credentials';
-import { IndexSettings } from '../model/environment';
 
 export interface InstallRequest {
   packages: string[];

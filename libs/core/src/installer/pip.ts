@@ -28,7 +28,12 @@ export class PipInstaller implements Installer {
 
 /** Binary wheels for another platform, unpacked into its site-packages. */
 export function foreignPipArgs(foreign: ForeignTarget): string[] {
-  return ['--target', foreign.sitePackages, '--upgrade', '--platform', foreign.pipPlatform, '--only-binary=:all:', '--python-version', foreign.version, '--implementation', 'cp'];
+  return ['--target', foreign.sitePackages, '--upgrade', ...pipPlatformArgs(foreign.pipPlatform, foreign.version)];
+}
+
+/** pip's selection of CPython `version`'s binary wheels for another platform (install, download). */
+export function pipPlatformArgs(platform: string, version: string): string[] {
+  return ['--platform', platform, '--only-binary=:all:', '--python-version', version, '--implementation', 'cp'];
 }
 
 /** Every setting comes from the spec: pip's own config and PIP_* variables are ignored (see python-env.ts). */

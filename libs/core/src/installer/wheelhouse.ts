@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { readManifest } from '../environment/manifest';
 import { runPython, standInFor } from '../environment/python';
-import { platformFolder, TargetPlatform, WHEEL_PLATFORMS } from '../model/platform';
+import { foreignPlatformOf, platformFolder, TargetPlatform, WHEEL_PLATFORMS } from '../model/platform';
 import { isolatedPythonEnv } from '../process/python-env';
 import { run } from '../process/run';
 import { buildDirectoryAtomically } from '../fs/atomic';
@@ -10,7 +10,7 @@ import { listWheels } from '../library/wheel';
 import { EnvironmentSpec, IndexSettings } from '../model/environment';
 import { installFailure, InstallRequest } from './installer';
 import { checkedLock, lockContext } from './lock';
-import { pipInstallArgs } from './pip';
+import { pipInstallArgs, pipPlatformArgs } from './pip';
 
 /**
  * An air-gapped build: `PYDEPOT_WHEELHOUSE` names a folder of wheelhouses
@@ -48,7 +48,7 @@ export async function downloadWheelhouse(options: {
   const local = await listWheels(options.localWheelDirs ?? []);
   // A Windows environment built here: the agent's CPython of its version downloads its win_amd64 wheels.
   const standIn = standInFor(manifest);
-  const lock = checkedLock(spec, manifest.python.version, lockContext(manifest, local), standIn ? 'windows' : undefined);
+  const lock = checkedLock(spec, manifest.python.version, lockContext(manifest, local), foreignPlatformOf(manifest));
   const request: InstallRequest = {
     packages: lock ? [] : spec.packages,
     requirementFiles: lock ? [lock] : spec.requirements,
@@ -67,8 +67,7 @@ export async function downloadWheelhouse(options: {
       const failure = { failure: `pip could not download the packages of environment "${spec.name}"`, tailLines: 25 };
       if (standIn) {
         const minor = manifest.python.version.split('.').slice(0, 2).join('.');
-        const platform = ['--platform', WHEEL_PLATFORMS.windows.pip, '--only-binary=:all:', '--python-version', minor, '--implementation', 'cp'];
-        await run(standIn, ['-I', '-m', 'pip', 'download', '--dest', tmp, ...args, ...platform], { env: isolatedPythonEnv(), ...failure });
+        await run(standIn, ['-I', '-m', 'pip', 'download', '--dest', tmp, ...args, ...pipPlatformArgs(WHEEL_PLATFORMS.windows.pip, minor)], { env: isolatedPythonEnv(), ...failure });
       } else await runPython(options.inputPath, ['-m', 'pip', 'download', '--dest', tmp, ...args], failure);
     } catch (error) {
       throw await installFailure(error, request);

@@ -20,6 +20,17 @@ export function platformFolder(root: string, platform: TargetPlatform, join: (..
   return platform === 'windows' ? join(root, 'windows') : root;
 }
 
+/** The platform a manifest's `platform` field names ("win32-x64" → windows, "linux-x64" → linux). */
+export function platformOfManifest(manifest: { platform?: string }): TargetPlatform {
+  return hostTargetPlatform((manifest.platform ?? process.platform).split('-')[0] as NodeJS.Platform);
+}
+
+/** The platform a built tree is for when that is not this agent's (a Windows version built on Linux); undefined otherwise. */
+export function foreignPlatformOf(manifest: { platform?: string }): TargetPlatform | undefined {
+  const platform = platformOfManifest(manifest);
+  return isForeign(platform) ? platform : undefined;
+}
+
 /** Built here for another OS: nothing of it runs natively (Windows versions on Linux run under Wine, if present). */
 export function isForeign(platform: TargetPlatform | undefined, host: NodeJS.Platform = process.platform): boolean {
   return platform !== undefined && platform !== hostTargetPlatform(host);

@@ -9,7 +9,8 @@ import { hashIndex, indexTree, pathExists } from '../fs/tree';
 import { hostPlatform } from '../interpreter/discover';
 import { installLauncher } from '../interpreter/launcher';
 import { buildWindowsLaunchers, standInInterpreter } from '../interpreter/windows';
-import { isForeign } from '../model/platform';
+import { isForeign, WHEEL_PLATFORMS } from '../model/platform';
+import { foreignPipArgs } from '../installer/pip';
 import { makeRelocatable } from '../interpreter/relocate';
 import { RuntimeRequest } from '../model/declared';
 import { describePythonRequest, parsePythonRequest } from '../model/python-request';
@@ -281,7 +282,8 @@ async function bootstrapWindowsPip(prefix: string, minor: string, standIn: strin
   const site = path.join(prefix, 'Lib', 'site-packages');
   // By name from the bundled folder, as ensurepip does: a wheel installed by path leaves a direct_url.json naming it.
   const version = /^pip-([^-]+)-/.exec(wheel)![1];
-  await run(standIn, ['-I', '-m', 'pip', 'install', '--isolated', '--no-index', '--find-links', bundled, '--no-deps', '--no-compile', '--disable-pip-version-check', '--no-warn-script-location', '--target', site, '--platform', 'win_amd64', '--only-binary=:all:', '--python-version', minor, '--implementation', 'cp', `pip==${version}`], {
+  const target = { python: standIn, sitePackages: site, version: minor, pipPlatform: WHEEL_PLATFORMS.windows.pip, uvPlatform: WHEEL_PLATFORMS.windows.uv };
+  await run(standIn, ['-I', '-m', 'pip', 'install', '--isolated', '--no-index', '--find-links', bundled, '--no-deps', '--no-compile', '--disable-pip-version-check', '--no-warn-script-location', ...foreignPipArgs(target), `pip==${version}`], {
     env: isolatedPythonEnv(),
     failure: `cannot install ${wheel} into the Windows runtime`,
   });

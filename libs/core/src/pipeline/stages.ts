@@ -19,9 +19,9 @@ import { writeActivators } from '../environment/activators';
 import { EnvironmentLayout, hostLayout, minorOf, sharedLayoutFiles, WINDOWS_LAYOUT, WINDOWS_SHARED_LAYOUT } from '../environment/layout';
 import { WINDOWS_LAUNCHERS } from '../interpreter/windows';
 import { readDistlibLaunchers, writeWindowsScripts } from '../environment/windows-scripts';
-import { WHEEL_PLATFORMS } from '../model/platform';
+import { foreignPlatformOf, platformOfManifest, WHEEL_PLATFORMS } from '../model/platform';
 import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, readManifest, SBOM_FILE, writeManifest } from '../environment/manifest';
-import { builtForAnotherOs, compileBytecode, listPackages, runPython, standInFor } from '../environment/python';
+import { compileBytecode, listPackages, runPython, standInFor } from '../environment/python';
 import { environmentSbom } from '../environment/sbom';
 import { makeScriptsRelocatable } from '../environment/scripts';
 
@@ -86,10 +86,9 @@ export async function createEnvironment(options: StageLog & { inputPath: string;
  */
 async function createWindowsCopy(options: StageLog & { inputPath: string; outputPath: string; name: string; description?: string }): Promise<EnvironmentManifest> {
   return derive(options, async (tmp, manifest) => {
+    // Through a new inode (an atomic write): the copy's files are hard links to the runtime's.
     for (const [name, from] of [['python.exe', WINDOWS_LAUNCHERS.console], ['pythonw.exe', WINDOWS_LAUNCHERS.gui]]) {
-      // A new inode: the copy's files are hard links to the runtime's.
-      await fs.copyFile(path.join(tmp, ...from.split('/')), path.join(tmp, `${name}.pydepot-tmp`));
-      await fs.rename(path.join(tmp, `${name}.pydepot-tmp`), path.join(tmp, name));
+      await writeFileAtomic(path.join(tmp, name), await fs.readFile(path.join(tmp, ...from.split('/'))), 0o755);
     }
     await fs.rm(path.join(tmp, path.dirname(WINDOWS_LAUNCHERS.console)), { recursive: true, force: true });
     const activators = await writeActivators(tmp, WINDOWS_LAYOUT, options.name);
@@ -154,7 +153,7 @@ export async function createSharedEnvironment(options: StageLog & { runtime: { m
 
 /** The layout of an environment in the shared layout on `runtime`: the runtime's OS's (a Windows runtime built on Linux: a Windows venv). */
 function sharedLayoutOf(runtime: { platform: string }): EnvironmentLayout {
-  return runtime.platform.startsWith('win32') ? WINDOWS_SHARED_LAYOUT : hostLayout();
+  return platformOfManifest(runtime) === 'windows' ? WINDOWS_SHARED_LAYOUT : hostLayout();
 }
 
 /**
@@ -169,7 +168,7 @@ export async function createVenvStage(
   const { spec, runtime, outputPath, log } = options;
   const named = { outputPath, name: spec.name, description: spec.description, log };
   // A runtime of another OS (Windows, built here) always has pydepot's launcher: shared unless the spec asks for a copy.
-  const foreign = builtForAnotherOs(runtime.manifest);
+  const foreign = foreignPlatformOf(runtime.manifest) !== undefined;
   const decision = foreign
     ? { layout: spec.layout === 'self-contained' ? ('self-contained' as const) : ('shared' as const) }
     : decideLayout({ intent: spec.layout, publishTo: spec.publish.to, runtime: { launcher: runtime.manifest.launcher, version: runtime.manifest.python.version } });
@@ -205,12 +204,13 @@ export async function installRequirements(
   return derive(options, async (tmp, manifest, index) => {
     const installer = getInstaller(spec.installer ?? options.installer);
     const standIn = standInFor(manifest);
-    const offline = wheelhouseIndex(spec, process.env, standIn ? 'windows' : undefined);
+    const platform = foreignPlatformOf(manifest);
+    const offline = wheelhouseIndex(spec, process.env, platform);
     if (offline) options.log(`${WHEELHOUSE_ENV} is set: installing from ${offline.findLinks[0]} only`);
     const request = { index: offline ?? spec.index, cacheDir: options.cacheDir, environment: spec.name, specFile: spec.file };
     const context = lockContext(manifest, local);
     // A committed lock (this platform's), checked against the spec, is all that is installed: hashes required.
-    const lock = checkedLock(spec, manifest.python.version, context, standIn ? 'windows' : undefined);
+    const lock = checkedLock(spec, manifest.python.version, context, platform);
     if (standIn) await installForeign(tmp, manifest, { ...options, installer, request, lock, local, standIn });
     else await installNative(tmp, manifest, { ...options, installer, request, lock, local, constraints: context.constraints });
     const runtime = manifest.runtime ? [path.resolve(options.inputPath, manifest.runtime.path)] : [];

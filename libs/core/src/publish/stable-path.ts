@@ -1,7 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { readManifest } from '../environment/manifest';
+import { writeFileAtomic } from '../fs/atomic';
 import { chmodShared, sharedMode } from '../fs/permissions';
+import { platformOfManifest } from '../model/platform';
 
 /*
  * The stable path of a Windows environment (docs/WINDOWS.md, "What hosts
@@ -27,7 +29,7 @@ export const STABLE_SCRIPTS = 'Scripts';
 export async function refreshStableScripts(envDir: string, version: string, log?: (m: string) => void, groupWritable = false): Promise<void> {
   const versionDir = path.join(envDir, version);
   const manifest = await readManifest(versionDir).catch(() => undefined);
-  if (!manifest?.platform?.startsWith('win32') || !manifest.runtime) return;
+  if (!manifest?.platform || platformOfManifest(manifest) !== 'windows' || !manifest.runtime) return;
   const from = path.join(versionDir, 'Scripts');
   const [console, gui] = await Promise.all([fs.readFile(path.join(from, 'python.exe')), fs.readFile(path.join(from, 'pythonw.exe'))]);
   const stable = path.join(envDir, STABLE_SCRIPTS);
@@ -44,10 +46,7 @@ export async function refreshStableScripts(envDir: string, version: string, log?
     const file = path.join(stable, name);
     const existing = await fs.readFile(file).catch(() => undefined);
     if (existing && existing.equals(data)) continue;
-    const tmp = `${file}.pydepot-tmp`;
-    await fs.writeFile(tmp, data, { mode: 0o755 });
-    await fs.chmod(tmp, sharedMode('file', 0o755, groupWritable)); // whatever the agent's umask
-    await fs.rename(tmp, file);
+    await writeFileAtomic(file, data, sharedMode('file', 0o755, groupWritable)); // an exact mode, whatever the agent's umask
     changed++;
   }
   for (const name of await fs.readdir(stable)) {

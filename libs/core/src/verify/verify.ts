@@ -8,7 +8,7 @@ import { EnvironmentSpec } from '../model/environment';
 import { auditTree, formatFindings } from './audit';
 import { runSmokeChecks } from './smoke';
 import { findWindowsRunner } from '../tools/wine';
-import { builtForAnotherOs } from '../environment/python';
+import { foreignPlatformOf } from '../model/platform';
 import { hostLayout, WINDOWS_LAYOUT, WINDOWS_SHARED_LAYOUT } from '../environment/layout';
 
 /**
@@ -25,7 +25,7 @@ export async function checkPublishedTree(options: { tree: string; spec: Environm
   const manifest = await readManifest(tree).catch(() => undefined);
   const checks = manifest?.verify ?? spec.verify;
   // A Windows version on another OS runs under Wine where there is one; without it, only the audit can run.
-  const windows = manifest && builtForAnotherOs(manifest) && manifest.platform.startsWith('win32');
+  const windows = manifest !== undefined && foreignPlatformOf(manifest) === 'windows';
   const runner = windows ? await findWindowsRunner() : undefined;
   const layout = windows ? (manifest.runtime ? WINDOWS_SHARED_LAYOUT : WINDOWS_LAYOUT) : hostLayout();
   const skipped =
