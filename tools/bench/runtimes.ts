@@ -70,7 +70,7 @@ function median(xs: number[]): number {
 const nx = (ws: string, args: string[], env: NodeJS.ProcessEnv = {}) => must(path.join(ws, 'node_modules/.bin/nx'), [...args, '--output-style=static'], { cwd: ws, env: nxEnv(env) });
 
 /** A pydepot workspace (this repository's libs) with `count` small environments spread over the two Pythons. */
-function pydepotWorkspace(root: string, count: number, wheels: string, extra: Record<string, unknown> = {}): string {
+export function pydepotWorkspace(root: string, count: number, wheels: string, extra: Record<string, unknown> = {}): string {
   const ws = path.join(root, `pydepot-${count}`);
   mkdirSync(path.join(ws, 'environments'), { recursive: true });
   // The repository's own .gitignore too: without it Nx indexes dist/ (tens of thousands of files) on every run.
@@ -87,7 +87,7 @@ function pydepotWorkspace(root: string, count: number, wheels: string, extra: Re
 }
 
 /** Nx's floor: the same task graph (2 runtimes, count × venv → install → publish), trivial commands, same cache flags. */
-function floorWorkspace(root: string, count: number): string {
+export function floorWorkspace(root: string, count: number): string {
   const ws = path.join(root, `floor-${count}`);
   mkdirSync(ws, { recursive: true });
   writeFileSync(path.join(ws, 'package.json'), JSON.stringify({ name: 'floor', private: true }));
@@ -281,7 +281,8 @@ async function main(): Promise<void> {
   console.log(storage);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+if (require.main === module)
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });

@@ -2,8 +2,9 @@ import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { Parser, ReadEntry } from 'tar';
-import * as yauzl from 'yauzl';
+// tar and yauzl load when an archive is extracted, not with every module that imports this one.
+import type { ReadEntry } from 'tar';
+import type * as Yauzl from 'yauzl';
 import { PydepotError } from '../errors';
 import { runStreaming } from '../process/run';
 
@@ -244,6 +245,8 @@ export function isInside(root: string, p: string): boolean {
 // ---- tar (node-tar's parser: ustar, GNU, pax) ----
 
 async function extractTar(input: Readable, writer: SafeWriter): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Parser } = require('tar') as typeof import('tar');
   const parser = new Parser({ strict: true, maxMetaEntrySize: 1 << 20 });
   const work: Promise<void>[] = [];
   let failure: unknown;
@@ -304,7 +307,9 @@ const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
 async function extractZip(archive: string, writer: SafeWriter): Promise<void> {
-  const zip = await new Promise<yauzl.ZipFile>((resolve, reject) =>
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const yauzl = require('yauzl') as typeof Yauzl;
+  const zip = await new Promise<Yauzl.ZipFile>((resolve, reject) =>
     yauzl.open(archive, { lazyEntries: true, autoClose: true, validateEntrySizes: true, decodeStrings: true }, (error, file) => (error ? reject(error) : resolve(file!))),
   );
   try {
@@ -325,7 +330,7 @@ async function extractZip(archive: string, writer: SafeWriter): Promise<void> {
         }
       });
       zip.on('end', () => resolve());
-      zip.on('entry', (entry: yauzl.Entry) => {
+      zip.on('entry', (entry: Yauzl.Entry) => {
         handleZipEntry(zip, entry, writer).then(() => zip.readEntry(), refuse);
       });
       zip.readEntry();
@@ -335,7 +340,7 @@ async function extractZip(archive: string, writer: SafeWriter): Promise<void> {
   }
 }
 
-async function handleZipEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, writer: SafeWriter): Promise<void> {
+async function handleZipEntry(zip: Yauzl.ZipFile, entry: Yauzl.Entry, writer: SafeWriter): Promise<void> {
   const name = entry.fileName;
   writer.count(name);
   const unixMode = entry.versionMadeBy >> 8 === 3 ? entry.externalFileAttributes >>> 16 : 0;

@@ -1,4 +1,4 @@
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
+import type { default as Ajv, ErrorObject, ValidateFunction } from 'ajv';
 
 /**
  * JSON-schema validation with Ajv (draft-07), so each schema.json stays the
@@ -16,7 +16,8 @@ export interface SchemaIssue {
 
 type Schema = Record<string, any>;
 
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+// Ajv loads (~30 ms) on the first validation, not with every module that imports this one (the plugin's hooks).
+let ajv: Ajv | undefined;
 const compiled = new WeakMap<Schema, ValidateFunction>();
 
 function validator(schema: Schema): ValidateFunction {
@@ -24,6 +25,8 @@ function validator(schema: Schema): ValidateFunction {
   if (!fn) {
     // Compiled without its $id, so one schema object may be compiled once per root it is checked against.
     const { $id: _id, $schema: _s, ...rest } = schema;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ajv ??= new (require('ajv').default as typeof Ajv)({ allErrors: true, strict: false, verbose: true });
     fn = ajv.compile(rest);
     compiled.set(schema, fn);
   }

@@ -1,4 +1,5 @@
-import { existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
 import { FILES_INDEX, METADATA_FILES } from '../environment/manifest';
@@ -45,6 +46,9 @@ describe('stage deltas', () => {
 
       const stats = await writeStageDelta(b, a);
       expect(stats).toEqual({ files: 5, deletions: 2 }); // change.py, new.py, was-file/inside, pydepot.json, the index; gone/, was-file
+      // What Nx stores and restores: delta.json, the metadata files (other tasks hash the manifest) and one pack, however many files changed.
+      const listed = execFileSync('find', [deltaPath(b), '-type', 'f', '-printf', '%P\\n'], { encoding: 'utf8' }).trim().split('\n').sort();
+      expect(listed).toEqual(['delta.json', 'files.pack', 'files/pydepot-files.json', 'files/pydepot.json']);
       // Up to date: nothing rebuilt (same inodes).
       const inode = lstatSync(path.join(b, 'lib/new.py')).ino;
       await materializeStage(b);
@@ -64,6 +68,14 @@ describe('stage deltas', () => {
       await materializeStage(b);
       expect(await hashTree(b)).toBe(expected);
       expect(existsSync(deltaPath(b))).toBe(true);
+
+      // A delta that names a path outside the tree is refused, naming it; nothing is written there.
+      const record = JSON.parse(readFileSync(path.join(deltaPath(b), 'delta.json'), 'utf8'));
+      record.packed[0].rel = '../escaped.py';
+      writeFileSync(path.join(deltaPath(b), 'delta.json'), JSON.stringify(record));
+      rmSync(b, { recursive: true });
+      await expect(materializeStage(b)).rejects.toThrow(/names a file it may not write: "\.\.\/escaped\.py"/);
+      expect(existsSync(path.join(dir, 'escaped.py'))).toBe(false);
     } finally {
       cleanup();
     }

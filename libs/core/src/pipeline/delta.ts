@@ -20,10 +20,21 @@ import { copyTree, walkTree } from '../fs/tree';
  * the delta produces (a cache hit restored only the delta). Stages never
  * write into an inherited file (they replace it through a new inode), so
  * "added or replaced" is "a different inode than in the previous tree".
+ *
+ * A delta is three kinds of file, whatever the number of files a stage
+ * wrote: delta.json, the metadata files at the tree's root (the manifest,
+ * which other tasks hash as an input, the index, the SBOM) as plain files
+ * under files/, and every other file's content concatenated in files.pack,
+ * in delta.json's order. Nx restores a cache hit by removing and copying
+ * each output file (always, without its daemon), so a stage of thousands
+ * of files restores as one copy, not thousands.
  */
 const DELTA_FILE = 'delta.json';
 const FILES_DIR = 'files';
+const PACK_FILE = 'files.pack';
 const SUFFIX = '.delta';
+/** Pack reads and writes, in chunks of at most this. */
+const CHUNK = 1 << 20;
 
 interface Delta {
   schemaVersion: 1;
@@ -34,6 +45,14 @@ interface Delta {
   deletions: string[];
   dirs: Array<{ rel: string; mode: number }>;
   symlinks: Array<{ rel: string; target: string }>;
+  /** The files in files.pack, in order (each starts where the one before ended). */
+  packed?: PackedFile[];
+}
+
+interface PackedFile {
+  rel: string;
+  mode: number;
+  size: number;
 }
 
 /**
@@ -79,11 +98,8 @@ export async function writeStageDelta(stage: string, previous: string | undefine
   for (const e of before) if (kinds.has(e.rel) && kinds.get(e.rel) !== e.kind) delta.deletions.push(e.rel);
   await buildDirectoryAtomically(deltaPath(stage), async (tmp) => {
     await fs.mkdir(path.join(tmp, FILES_DIR), { recursive: true });
-    for (const rel of files) {
-      const to = path.join(tmp, FILES_DIR, rel);
-      await fs.mkdir(path.dirname(to), { recursive: true });
-      await linkOrCopy(path.join(stage, rel), to);
-    }
+    for (const rel of files.filter((f) => METADATA_FILES.has(f))) await linkOrCopy(path.join(stage, rel), path.join(tmp, FILES_DIR, rel));
+    delta.packed = await writePack(stage, files.filter((f) => !METADATA_FILES.has(f)), path.join(tmp, PACK_FILE));
     await writeJsonAtomic(path.join(tmp, DELTA_FILE), delta);
   });
   return { files: files.length, deletions: delta.deletions.length };
@@ -129,6 +145,7 @@ async function rebuild(stage: string, previous: string | undefined, dir: string,
       await fs.rm(to, { force: true });
       await linkOrCopy(path.join(dir, FILES_DIR, e.rel), to);
     }
+    await readPack(path.join(dir, PACK_FILE), delta.packed ?? [], tmp);
     for (const { rel, target } of delta.symlinks) {
       await fs.rm(path.join(tmp, rel), { force: true });
       await fs.symlink(target, path.join(tmp, rel));
@@ -157,6 +174,70 @@ async function treeId(stage: string): Promise<string> {
     hash.update(await fs.readFile(path.join(stage, name)).catch(() => Buffer.from('-')));
   }
   return hash.digest('hex');
+}
+
+/** Every file's content, in order, into one pack; returns what delta.json records of them. */
+async function writePack(root: string, rels: string[], pack: string): Promise<PackedFile[]> {
+  const out = await fs.open(pack, 'wx', 0o644);
+  const packed: PackedFile[] = [];
+  try {
+    for (const rel of rels) {
+      const from = path.join(root, rel);
+      const input = await fs.open(from, 'r');
+      try {
+        const st = await input.stat();
+        let copied = 0;
+        const buffer = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(st.size, 1)));
+        for (;;) {
+          const { bytesRead } = await input.read(buffer, 0, buffer.length, null);
+          if (bytesRead === 0) break;
+          await out.write(buffer, 0, bytesRead);
+          copied += bytesRead;
+        }
+        if (copied !== st.size) throw new PydepotError(`${from} changed while its stage was recorded (${copied} bytes read, ${st.size} expected)`, { path: from, hint: 'run the target again' });
+        packed.push({ rel, mode: st.mode & 0o7777, size: copied });
+      } finally {
+        await input.close();
+      }
+    }
+    await out.sync();
+  } finally {
+    await out.close();
+  }
+  return packed;
+}
+
+/** The pack's files into `root` (each path checked: relative, inside, no `..`), at their modes. */
+async function readPack(pack: string, files: PackedFile[], root: string): Promise<void> {
+  if (files.length === 0) return;
+  const input = await fs.open(pack, 'r');
+  try {
+    let position = 0;
+    const buffer = Buffer.allocUnsafe(Math.min(CHUNK, files.reduce((m, f) => Math.max(m, f.size), 1)));
+    for (const { rel, mode, size } of files) {
+      if (typeof rel !== 'string' || !Number.isSafeInteger(size) || size < 0 || path.isAbsolute(rel) || rel.split(/[\\/]/).some((part) => part === '..' || part === '') || rel.includes('\0')) {
+        throw new PydepotError(`the stage delta ${pack} names a file it may not write: ${JSON.stringify(rel)}`, { path: pack, hint: 'delete the build folder (dist/pydepot) and build again' });
+      }
+      const to = path.join(root, rel);
+      await fs.mkdir(path.dirname(to), { recursive: true });
+      await fs.rm(to, { force: true });
+      const output = await fs.open(to, 'wx', 0o600);
+      try {
+        for (let left = size; left > 0; ) {
+          const { bytesRead } = await input.read(buffer, 0, Math.min(buffer.length, left), position);
+          if (bytesRead === 0) throw new PydepotError(`the stage delta ${pack} ends before ${rel} (${size - left} of ${size} bytes)`, { path: pack, hint: 'delete the build folder (dist/pydepot) and build again' });
+          await output.write(buffer, 0, bytesRead);
+          position += bytesRead;
+          left -= bytesRead;
+        }
+        await output.chmod(mode & 0o7777);
+      } finally {
+        await output.close();
+      }
+    }
+  } finally {
+    await input.close();
+  }
 }
 
 async function linkOrCopy(from: string, to: string): Promise<void> {

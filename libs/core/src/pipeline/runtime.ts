@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { resolveDistribution } from '../distribution';
 import { DistributionSource } from '../distribution/source';
 import { PydepotError } from '../errors';
 import { siblingTempPath, writeJsonAtomic } from '../fs/atomic';
@@ -13,7 +12,9 @@ import { isForeign, WHEEL_PLATFORMS } from '../model/platform';
 import { foreignPipArgs } from '../installer/pip';
 import { makeRelocatable } from '../interpreter/relocate';
 import { RuntimeRequest } from '../model/declared';
-import { describePythonRequest, parsePythonRequest } from '../model/python-request';
+import { identityOf, runtimeIdentity, runtimeSource } from './runtime-source';
+
+export { runtimeIdentity, runtimeSource };
 import { EnvironmentLayout, hostLayout, minorOf, RUNTIMES_DIR, WINDOWS_LAYOUT } from '../environment/layout';
 import { EnvironmentManifest, FILES_INDEX, MANIFEST_SCHEMA_VERSION, METADATA_FILES, writeManifest } from '../environment/manifest';
 import { compileBytecode, listPackages, runPython } from '../environment/python';
@@ -88,44 +89,6 @@ export async function readRuntimeManifest(file: string): Promise<RuntimeManifest
       hint: "build the environment's runtime first (`nx run <env>:venv` builds it; `nx show projects` lists the python-* runtimes)",
     });
   }
-}
-
-/**
- * The DistributionSource of a runtime request, local archive paths resolved
- * against the workspace. `specFiles`: the specs that ask for it, named when
- * the request cannot be met (no such CPython installed, a bad preference).
- */
-export function runtimeSource(request: RuntimeRequest, workspaceRoot: string, specFiles: string[] = []): DistributionSource {
-  const python = parsePythonRequest(request.python, (p) => path.resolve(workspaceRoot, p));
-  if (!python) throw new PydepotError(`the runtime request ${JSON.stringify(request.python)} is none of the forms of "python"`, { hint: 'see "python" in docs/ENVIRONMENTS.md' });
-  if (request.platform && isForeign(request.platform) && python.source === 'version') {
-    const named = specFiles.map((f) => path.relative(workspaceRoot, f) || f);
-    throw new PydepotError(`${named.length ? `${named.join(', ')}: ` : ''}no ${request.platform} CPython ${python.version} is configured for this workspace: a version number names an installed or downloaded Python of this agent's platform only`, {
-      path: path.join(workspaceRoot, 'nx.json'),
-      hint: `say once where it comes from, in nx.json's pydepot plugin entry: "options": {"pythons": {"${request.platform}": {"${python.version}": {"nuget": "<version>", "sha256": "<sha256>"}}}} (or an "archive" or "msi" by sha256; docs/WINDOWS.md)`,
-    });
-  }
-  try {
-    return resolveDistribution(python);
-  } catch (error) {
-    if (!specFiles.length || !(error instanceof PydepotError)) throw error;
-    const named = specFiles.map((f) => path.relative(workspaceRoot, f) || f);
-    throw new PydepotError(`${named.join(', ')}: field "python" asks for ${describePythonRequest(python)}: ${error.message}`, { path: specFiles[0], hint: error.hint });
-  }
-}
-
-/** What identifies a runtime request's distribution, for cache keys (never throws: an error still hashes). */
-export function runtimeIdentity(request: RuntimeRequest, workspaceRoot: string): string {
-  try {
-    return identityOf(runtimeSource(request, workspaceRoot), request);
-  } catch (error) {
-    return `unresolved ${hostPlatform()} ${(error as Error).message.split('\n')[0]}`;
-  }
-}
-
-/** A resolved request's identity: its distribution's, whether CPython's test suite is kept, and the platform it is built for. */
-function identityOf(source: DistributionSource, request: RuntimeRequest): string {
-  return `${source.identity()}${request.includeStdlibTests ? ' +stdlib-tests' : ''}${request.platform ? ` for ${request.platform}` : ''}`;
 }
 
 /**

@@ -2,6 +2,8 @@ import { writeFileSync, promises as fs, readdirSync, readFileSync, readlinkSync,
 import * as path from 'node:path';
 import { fakeManifest, testdir, writeFiles } from '../../../../tools/testing';
 import { DirectoryPublisher } from './directory';
+import { currentStateKey } from './current-state';
+import { LOCK_FILE } from './lock';
 import { resolveDepot } from './depot';
 import { readReleases } from './history';
 
@@ -38,6 +40,41 @@ describe('DirectoryPublisher', () => {
       const changelog = readFileSync(path.join(envDir, 'CHANGELOG.md'), 'utf8');
       expect(changelog).toContain('- added b 1.0');
       expect(changelog).toContain('- a 1.0 → 1.1');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('keys the depot state the up-to-date answer reads, and a state left behind never comes back', async () => {
+    const { dir, cleanup } = testdir({ 'b1/bin/python': 'py', 'b1/pydepot.json': JSON.stringify(manifest('v1')), 'b2/bin/python': 'py2', 'b2/pydepot.json': JSON.stringify(manifest('v2')) });
+    try {
+      const depot = path.join(dir, 'depot');
+      const envDir = path.join(depot, 'tool');
+      const publisher = new DirectoryPublisher(depot);
+      // Nothing published: no key (a publish has work to do whatever it publishes).
+      expect(await currentStateKey(envDir, depot)).toBeUndefined();
+      await publisher.publish({ buildPath: path.join(dir, 'b1'), manifest: manifest('v1'), ...quiet });
+      const first = await currentStateKey(envDir, depot);
+      expect(first).toMatch(/^[0-9a-f]{64}$/);
+      // An up-to-date publish writes nothing: the same key.
+      await publisher.publish({ buildPath: path.join(dir, 'b1'), manifest: manifest('v1'), ...quiet });
+      expect(await currentStateKey(envDir, depot)).toBe(first);
+      // Forward and back again: current names v1 as before, but the state the first key named is gone for good.
+      await publisher.publish({ buildPath: path.join(dir, 'b2'), manifest: manifest('v2'), ...quiet });
+      const second = await currentStateKey(envDir, depot);
+      await publisher.rollback({ name: 'tool', to: 'v1', ...quiet });
+      const back = await currentStateKey(envDir, depot);
+      expect(new Set([first, second, back]).size).toBe(3);
+      // A publish in the way, a missing manifest, split pointers: no key.
+      writeFileSync(path.join(envDir, LOCK_FILE), '{}');
+      expect(await currentStateKey(envDir, depot)).toBeUndefined();
+      await fs.rm(path.join(envDir, LOCK_FILE));
+      expect(await currentStateKey(envDir, depot)).toBe(back);
+      await fs.rename(path.join(envDir, 'v1/pydepot.json'), path.join(envDir, 'v1/moved.json'));
+      expect(await currentStateKey(envDir, depot)).toBeUndefined();
+      await fs.rename(path.join(envDir, 'v1/moved.json'), path.join(envDir, 'v1/pydepot.json'));
+      writeFileSync(path.join(envDir, 'current.json'), JSON.stringify({ version: 'v2', path: 'v2' }));
+      expect(await currentStateKey(envDir, depot)).toBeUndefined();
     } finally {
       cleanup();
     }

@@ -9,15 +9,16 @@ import { POINTER_MODE, readReleases, recordRelease, releaseFor } from './history
 import { chmodShared, makeShared } from '../fs/permissions';
 import { DepotCapabilities, describeMissing, probeCapabilities } from './capabilities';
 import { refreshStableScripts } from './stable-path';
-import { acquirePublishLock, LOCK_FILE } from './lock';
+import { acquirePublishLock } from './lock';
 import { RUNTIMES_DIR } from '../environment/layout';
 import { run } from '../process/run';
 import { checkTreeIntegrity, describeProblems, readFileIndex } from '../environment/integrity';
+import { CURRENT, CURRENT_FILE, currentIntact, isCurrent as currentIs, readCurrentVersion } from './current-state';
+
+export { CURRENT, CURRENT_FILE, readCurrentVersion };
 import { ProcessError } from '../errors';
 import { assertFinished, LocalTree, passGate, Publisher, PublishRequest, PublishResult, RollbackRequest } from './publisher';
 
-export const CURRENT = 'current';
-export const CURRENT_FILE = 'current.json';
 
 export interface DirectoryPublisherOptions {
   /** Keep this many most recent versions (plus whatever `current` is); default: keep all. */
@@ -71,7 +72,8 @@ export class DirectoryPublisher implements Publisher {
     // answer without taking the lock, so an unchanged re-publish writes nothing
     // at all to the depot, not even a lock file.
     // The runtime is checked quickly (sizes) even then: publishing again is how a damaged runtime is repaired.
-    if ((await pathExists(path.join(versionDir, MANIFEST_FILE))) && (await isCurrent(envDir, manifest.version)) && !(await pathExists(path.join(envDir, LOCK_FILE))) && (await this.runtimeIntact(manifest.runtime?.id))) {
+    // (current-state.ts: the same reading the plugin hashes into the publish task, so a cached publish means this answer.)
+    if ((await currentIntact(envDir, this.depot))?.version === manifest.version) {
       return { version: manifest.version, location: versionDir, copied: false, currentChanged: false, bytesWritten: 0, filesLinked: 0, filesCopied: 0, removed: [] };
     }
     const lock = await acquirePublishLock(envDir, { log, ...this.options.lock });
@@ -294,13 +296,6 @@ export class DirectoryPublisher implements Publisher {
     } finally {
       await lock.release();
     }
-  }
-
-  /** True when the version runs on no runtime, or its runtime in the depot matches its file index (quick check). */
-  private async runtimeIntact(id: string | undefined): Promise<boolean> {
-    if (!id) return true;
-    const report = await checkTreeIntegrity(path.join(this.depot, RUNTIMES_DIR, id));
-    return report.problems.length === 0; // a runtime published without an index (an older pydepot) cannot be checked: taken as it is
   }
 
   /** Write (or, over a damaged one, replace) a runtime in the depot, atomically; on any failure nothing of it stays. */
@@ -719,10 +714,9 @@ async function readIndex(root: string): Promise<IndexedEntry[]> {
  * share have them) name `version`. Without `caps` (before the lock), a
  * missing link counts as a share without symlinks.
  */
-async function isCurrent(envDir: string, version: string, caps?: DepotCapabilities): Promise<boolean> {
-  const linkTarget = await fs.readlink(path.join(envDir, CURRENT)).catch(() => undefined);
-  const noLinks = process.platform === 'win32' || (caps ? !caps.symlinks : linkTarget === undefined);
-  return (await readCurrentVersion(envDir)) === version && (linkTarget === version || noLinks);
+/** Both pointers name `version` (the link only where the share has symlinks). */
+function isCurrent(envDir: string, version: string, caps?: DepotCapabilities): Promise<boolean> {
+  return currentIs(envDir, version, caps ? !caps.symlinks : undefined);
 }
 
 /** Move `current` to `version`; returns false when it already pointed there. */
@@ -748,10 +742,3 @@ export async function pointCurrent(envDir: string, version: string, caps?: Depot
   return true;
 }
 
-export async function readCurrentVersion(envDir: string): Promise<string | undefined> {
-  try {
-    return (JSON.parse(await fs.readFile(path.join(envDir, CURRENT_FILE), 'utf8')) as { version: string }).version;
-  } catch {
-    return undefined;
-  }
-}

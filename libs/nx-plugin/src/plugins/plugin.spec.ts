@@ -2,7 +2,10 @@ import type { CreateNodesContextV2 } from '@nx/devkit';
 import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
 import { baseCycles, createDependencies, createNodesV2, pluginInputs, preTasksExecution } from './plugin';
-import { declaredRuntimes, runtimeIdentityVariable } from './runtime-identities';
+import { declaredRuntimes, environmentSpecs, runtimeIdentityVariable } from './runtime-identities';
+import { publishedStates, publishedStateVariable } from './published-state';
+import { DirectoryPublisher } from '../../../core/src/publish/directory';
+import { fakeManifest, writeFiles } from '../../../../tools/testing';
 
 describe('pydepot inference plugin', () => {
   const workspace = path.resolve(__dirname, '../../../..');
@@ -30,7 +33,10 @@ describe('pydepot inference plugin', () => {
     expect(targets.venv.outputs).toEqual(['{options.outputPath}.delta']);
     expect(targets['install'].dependsOn).toEqual(['venv', { dependencies: true, target: 'build-wheel' }]);
     expect(targets['install'].inputs).toContain('^pydepot-source');
-    expect(targets.publish.cache).toBe(false);
+    // Replayed from the cache only for the depot state this run found and the version install built (published-state.ts).
+    expect(targets.publish.cache).toBe(true);
+    expect(targets.publish.outputs).toEqual([]);
+    expect(targets.publish.inputs).toEqual(expect.arrayContaining([{ env: 'PYDEPOT_PUBLISHED_MAXSCRIPT_IMAGING' }, { dependentTasksOutputFiles: '**/pydepot.json' }, '{projectRoot}/**/*']));
     expect(targets.publish.options.depot).toBe('/mnt/depot');
     // The runtime's key names the distribution, never an environment: the same input for the runtime and its environments.
     // An environment variable the plugin's preTasksExecution sets, once per run: hashing spawns no process.
@@ -155,6 +161,45 @@ describe('pydepot inference plugin', () => {
       expect(process.env.PYDEPOT_RUNTIME_PYTHON_3_12).toMatch(/3\.12/);
       expect(process.env.PYDEPOT_RUNTIME_PYTHON_3_12).not.toContain('/.pyenv/');
       for (const k of set) delete process.env[k];
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("keys each publish on its depot's state, and on a value of its own whenever a publish setting comes from where it cannot look", async () => {
+    const { dir, cleanup } = testdir({
+      'environments/tool/environment.json': JSON.stringify({ python: '3.12', platforms: ['linux', 'windows'] }),
+      'environments/git-tool/environment.json': JSON.stringify({ python: '3.12', publish: { to: 'git', depot: 'https://example.invalid/depot.git' } }),
+      'environments/own/environment.json': JSON.stringify({ python: '3.12' }),
+      'environments/own/project.json': JSON.stringify({ targets: { publish: { options: { depot: '/elsewhere' } } } }),
+      'b1/bin/python': 'py',
+      'b1/pydepot.json': JSON.stringify(fakeManifest('v1')),
+    });
+    try {
+      const depot = path.join(dir, 'dist/depot');
+      for (const name of ['tool', 'own']) await new DirectoryPublisher(depot).publish({ buildPath: path.join(dir, 'b1'), manifest: { ...fakeManifest('v1'), name }, log: () => undefined });
+      const states = (extra: Partial<Parameters<typeof publishedStates>[1]> = {}) => publishedStates(environmentSpecs(dir), { workspaceRoot: dir, depot: 'dist/depot', publishTargetName: 'publish', env: {}, ...extra });
+      const [a, b] = [await states(), await states()];
+      const tool = publishedStateVariable('tool');
+      expect(Object.keys(a).sort()).toEqual(['PYDEPOT_PUBLISHED_GIT_TOOL', 'PYDEPOT_PUBLISHED_OWN', tool, 'PYDEPOT_PUBLISHED_TOOL_WINDOWS'].sort());
+      // The published folder depot: the same key while nothing changes.
+      expect(a[tool]).toMatch(/^[0-9a-f]{64}$/);
+      expect(b[tool]).toBe(a[tool]);
+      // Nothing published for Windows yet, a git publisher, a project.json's own publish options: never the same twice.
+      for (const k of ['PYDEPOT_PUBLISHED_TOOL_WINDOWS', 'PYDEPOT_PUBLISHED_GIT_TOOL', 'PYDEPOT_PUBLISHED_OWN']) expect(a[k]).not.toBe(b[k]);
+      // Another depot by PYDEPOT_DEPOT: its own state (here: nothing published, so no key).
+      expect((await states({ env: { PYDEPOT_DEPOT: path.join(dir, 'other') } }))[tool]).not.toBe(a[tool]);
+      // Publish options on the command line, in nx.json targetDefaults, or a fault injected: not replayed.
+      for (const extra of [{ argv: ['node', 'nx', 'run', 'tool:publish', '--depot=/x'] }, { argv: ['nx', 'run-many', '-t', 'publish', '--keep-days', '2'] }, { nxJson: { targetDefaults: { publish: { options: { keep: 2 } } } } }, { env: { PYDEPOT_FAULT_KILL_AT: 'renamed' } }]) {
+        const once = await states(extra);
+        expect([once[tool], (await states(extra))[tool]]).not.toContain(a[tool]);
+        expect(once[tool]).not.toBe((await states(extra))[tool]);
+      }
+      // The state moves with the depot: a file of the depot's content changes nothing, current does.
+      writeFiles(depot, { 'tool/notes.txt': 'x' });
+      expect((await states())[tool]).toBe(a[tool]);
+      writeFiles(depot, { 'tool/current.json': JSON.stringify({ version: 'v1', path: 'v1' }) });
+      expect((await states())[tool]).not.toBe(a[tool]);
     } finally {
       cleanup();
     }

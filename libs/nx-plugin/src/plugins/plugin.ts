@@ -13,9 +13,11 @@ import * as path from 'node:path';
 import { declaredBase, declaredRequirementNames, normalizeName, readPyproject, requirementName } from '../../../core/src/library/pyproject';
 import { declaredEnvironment, DeclaredRuntime, PythonSources, runtimeForPlatform } from '../../../core/src/model/declared';
 import { hostTargetPlatform, isForeign, platformFolder, TargetPlatform } from '../../../core/src/model/platform';
+import { MANIFEST_FILE } from '../../../core/src/environment/manifest';
 import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, DEFAULT_WHEEL_DIR, DEFAULT_WHEELHOUSE_DIR, runtimeManifestPath, stagePath, StageTarget } from '../utils/paths';
 import { probeRemoteCache } from './remote-cache';
-import { runtimeIdentities, runtimeIdentityVariable } from './runtime-identities';
+import { publishedStates, publishedStateVariable } from './published-state';
+import { environmentSpecs, runtimeIdentities, runtimeIdentityVariable } from './runtime-identities';
 
 /** Options of the plugin entry in nx.json. Target names are options too. */
 export interface PydepotPluginOptions {
@@ -134,13 +136,17 @@ export function baseCycles(bases: Map<string, { base: string; file: string }>): 
 
 /**
  * Before tasks run (and before Nx hashes them): each runtime's interpreter
- * identity, computed once in this process (runtime-identities.ts), and a
+ * identity, computed once in this process (runtime-identities.ts), the
+ * state of each environment's depot (published-state.ts), and a
  * fallback to the local cache when the remote cache server is down
  * (remote-cache.ts). Nx carries changes to process.env made here into the
  * run, from the daemon and plugin workers too.
  */
 export const preTasksExecution: PreTasksExecution<PydepotPluginOptions> = async (options, context) => {
-  for (const [key, value] of Object.entries({ ...runtimeIdentities(context.workspaceRoot, options?.pythons), ...(await probeRemoteCache()) })) process.env[key] = value;
+  const normalized = normalizeOptions(options);
+  const specs = environmentSpecs(context.workspaceRoot);
+  const published = await publishedStates(specs, { workspaceRoot: context.workspaceRoot, depot: normalized.depot, publishTargetName: normalized.publishTargetName, nxJson: context.nxJsonConfiguration, argv: context.argv });
+  for (const [key, value] of Object.entries({ ...runtimeIdentities(context.workspaceRoot, options?.pythons, specs), ...published, ...(await probeRemoteCache()) })) process.env[key] = value;
 };
 
 export function normalizeOptions(options: PydepotPluginOptions | undefined): Normalized {
@@ -219,14 +225,7 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
   const targets: Record<string, TargetConfiguration> = {
     ...build,
     [options.installTargetName]: installTarget(common, stage('venv'), stage('install'), options.venvTargetName, options, pythonInputs, "Install the environment's packages (from its lock, if it has one) and in-repo packages it names"),
-    [options.publishTargetName]: {
-      executor: `${EXECUTORS}:publish`,
-      options: { ...common, inputPath: stage('install'), depot: options.depot },
-      dependsOn: [options.installTargetName],
-      // A side effect on the depot: never replayed from a cache.
-      cache: false,
-      metadata: { description: 'Publish to the depot as a new version and move current', technologies: ['python'] },
-    },
+    [options.publishTargetName]: publishTarget(name, undefined, { ...common, inputPath: stage('install'), depot: options.depot }, options.installTargetName, inputs, 'Publish to the depot as a new version and move current'),
     [options.verifyTargetName]: {
       executor: `${EXECUTORS}:verify`,
       options: { ...common, depot: options.depot },
@@ -356,13 +355,14 @@ function platformTargets(
       `Create this tool's ${label} environment on runtime ${runtime?.project ?? '(unknown)'}: a venv whose home is a relative path to the shared runtime`,
     ),
     [t(options.installTargetName)]: installTarget(common, stage('venv'), stage('install'), t(options.venvTargetName), options, pythonInputs, `Install the environment's packages for ${label} (binary wheels only)`),
-    [t(options.publishTargetName)]: {
-      executor: `${EXECUTORS}:publish`,
-      options: { ...common, inputPath: stage('install'), depot: options.depot },
-      dependsOn: [t(options.installTargetName)],
-      cache: false,
-      metadata: { description: `Publish the ${label} version to the depot's ${platform}/ folder and move its current`, technologies: ['python'] },
-    },
+    [t(options.publishTargetName)]: publishTarget(
+      name,
+      platform,
+      { ...common, inputPath: stage('install'), depot: options.depot },
+      t(options.installTargetName),
+      inputs,
+      `Publish the ${label} version to the depot's ${platform}/ folder and move its current`,
+    ),
     [t(options.verifyTargetName)]: {
       executor: `${EXECUTORS}:verify`,
       options: { ...common, depot: options.depot },
@@ -391,6 +391,24 @@ function platformTargets(
       cache: false,
       metadata: { description: `Point the ${label} version's current back at an earlier one (the other platforms are untouched)`, technologies: ['python'] },
     },
+  };
+}
+
+/**
+ * Publish: a side effect on the depot, replayed from Nx's cache only when it
+ * would change nothing (published-state.ts): its inputs are the spec's
+ * folder, the plugin, the version the install stage built (its manifest)
+ * and the depot's state as the run found it. Anything else runs it.
+ */
+function publishTarget(project: string, platform: TargetPlatform | undefined, targetOptions: Record<string, unknown>, installTarget: string, inputs: unknown[], description: string): TargetConfiguration {
+  return {
+    executor: `${EXECUTORS}:publish`,
+    options: targetOptions,
+    dependsOn: [installTarget],
+    cache: true,
+    inputs: [...inputs, '{projectRoot}/**/*', { env: publishedStateVariable(project, platform) }, { dependentTasksOutputFiles: `**/${MANIFEST_FILE}` }] as TargetConfiguration['inputs'],
+    outputs: [],
+    metadata: { description, technologies: ['python'] },
   };
 }
 

@@ -17,9 +17,16 @@ export function runtimeIdentityVariable(project: string): string {
   return `PYDEPOT_RUNTIME_${project.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
 }
 
-/** Every runtime the specs under environments/ ask for, per platform they list, by project (read leniently, as the plugin reads them). */
-export function declaredRuntimes(workspaceRoot: string, pythons?: PythonSources): Map<string, DeclaredRuntime> {
-  const found = new Map<string, DeclaredRuntime>();
+/** An environment spec under environments/, read leniently (as the plugin reads it): its file, its project name and its JSON. */
+export interface FoundSpec {
+  file: string;
+  name: string;
+  spec: Record<string, unknown>;
+}
+
+/** Every environment spec under environments/ (one walk a run, shared by everything preTasksExecution computes). */
+export function environmentSpecs(workspaceRoot: string): FoundSpec[] {
+  const found: FoundSpec[] = [];
   const visit = (dir: string, depth: number) => {
     let entries;
     try {
@@ -32,12 +39,7 @@ export function declaredRuntimes(workspaceRoot: string, pythons?: PythonSources)
       else if (e.isFile() && e.name === ENVIRONMENT_FILE) {
         const file = path.join(dir, e.name);
         const spec = readSpecLeniently(file);
-        const runtime = spec && runtimeOf(spec, file, workspaceRoot);
-        if (!spec || !runtime) continue;
-        for (const platform of declaredPlatforms(spec.platforms)) {
-          const own = runtimeForPlatform(runtime, platform, pythons, workspaceRoot);
-          found.set(own.project, own);
-        }
+        if (spec) found.push({ file, name: path.basename(dir), spec });
       }
     }
   };
@@ -45,12 +47,26 @@ export function declaredRuntimes(workspaceRoot: string, pythons?: PythonSources)
   return found;
 }
 
+/** Every runtime the specs ask for, per platform they list, by project. */
+export function declaredRuntimes(workspaceRoot: string, pythons?: PythonSources, specs: FoundSpec[] = environmentSpecs(workspaceRoot)): Map<string, DeclaredRuntime> {
+  const found = new Map<string, DeclaredRuntime>();
+  for (const { file, spec } of specs) {
+    const runtime = runtimeOf(spec, file, workspaceRoot);
+    if (!runtime) continue;
+    for (const platform of declaredPlatforms(spec.platforms)) {
+      const own = runtimeForPlatform(runtime, platform, pythons, workspaceRoot);
+      found.set(own.project, own);
+    }
+  }
+  return found;
+}
+
 /** The variables for every declared runtime, each identity computed once (the core is loaded only here, only when there are runtimes). */
-export function runtimeIdentities(workspaceRoot: string, pythons?: PythonSources): Record<string, string> {
-  const runtimes = declaredRuntimes(workspaceRoot, pythons);
+export function runtimeIdentities(workspaceRoot: string, pythons?: PythonSources, specs?: FoundSpec[]): Record<string, string> {
+  const runtimes = declaredRuntimes(workspaceRoot, pythons, specs);
   if (runtimes.size === 0) return {};
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { runtimeIdentity } = require('../../../core/src/pipeline/runtime') as typeof import('../../../core/src/pipeline/runtime');
+  const { runtimeIdentity } = require('../../../core/src/pipeline/runtime-source') as typeof import('../../../core/src/pipeline/runtime-source');
   const out: Record<string, string> = {};
   for (const [project, runtime] of runtimes) out[runtimeIdentityVariable(project)] = runtimeIdentity(runtime.request, workspaceRoot);
   return out;
