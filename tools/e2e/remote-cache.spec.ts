@@ -37,10 +37,11 @@ describe('a shared remote cache (tools/cache-server, Nx self-hosted protocol)', 
   it('clone A builds everything and fills the remote cache', () => {
     const run = nxWith(remote(), a.ws, 'run-many', '-t', 'publish');
     expect(run.status).toBe(0);
-    // One entry per build task, plus each runtime's tree once (a blob beside them, fetched only by a machine that lacks it).
+    // One entry per build task and per publish (replayed only for the depot state it found: published-state.ts),
+    // plus each runtime's tree once (a blob beside them, fetched only by a machine that lacks it).
     const stored = readdirSync(path.join(store, 'v2', '_root'));
     expect(stored.filter((n) => n.startsWith('pydepot-runtime-'))).toHaveLength(RUNTIMES.length);
-    expect(stored).toHaveLength(CACHED_TASKS + RUNTIMES.length);
+    expect(stored).toHaveLength(CACHED_TASKS + ENVIRONMENTS.length + RUNTIMES.length);
   });
 
   it('clone B gets every build target from the remote cache, runs no Python step, and publishes identical environments', async () => {
@@ -54,7 +55,10 @@ describe('a shared remote cache (tools/cache-server, Nx self-hosted protocol)', 
     // cached tasks' logs, so clone A's build lines appear, but no task of B's ran a build).
     expect(run.out.match(/runtime cpython-[\w.-]+ fetched from/g)).toHaveLength(RUNTIMES.length);
     expect(run.out).not.toMatch(/building it|unusable/);
-    expect(readdirSync(path.join(b.ws, 'dist/pydepot/_runtimes')).filter((n) => n.startsWith('cpython-'))).toHaveLength(RUNTIMES.length);
+    // Written once, where publish needs them: straight into the depot, not first into the build's store.
+    expect(readdirSync(path.join(b.ws, 'dist/depot/_runtimes')).filter((n) => n.startsWith('cpython-'))).toHaveLength(RUNTIMES.length);
+    expect(readdirSync(path.join(b.ws, 'dist/pydepot/_runtimes')).filter((n) => n.startsWith('cpython-'))).toEqual([]);
+    expect(readdirSync(path.join(b.ws, 'dist/depot/_runtimes')).filter((n) => n.includes('.fetch-') || n.includes('.tmp-'))).toEqual([]);
     for (const env of ENVIRONMENTS) {
       const current = (ws: string) => JSON.parse(readFileSync(path.join(ws, 'dist/depot', env, 'current.json'), 'utf8')).version;
       expect(current(b.ws)).toBe(current(a.ws));

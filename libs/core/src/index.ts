@@ -33,6 +33,7 @@ export { readPyproject, declaredRequirementNames, declaredBase, normalizeName, r
 export { default as environmentSchema } from './model/environment.schema.json';
 export { deltaPath, materializeStage, runStage, writeStageDelta } from './pipeline/delta';
 export { buildRuntime, ensureRuntime, readRuntimeManifest, runtimeIdentity, runtimeTree, RUNTIMES_DIR, RUNTIMES_FROM_ENVIRONMENT } from './pipeline/runtime';
+export { fetchRuntime } from './pipeline/runtime-share';
 export type { RuntimeManifest } from './pipeline/runtime';
 export { declaredRuntime, runtimeProjectName } from './model/declared';
 export type { RuntimeRequest, DeclaredRuntime } from './model/declared';

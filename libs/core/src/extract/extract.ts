@@ -1,4 +1,4 @@
-import { createReadStream, promises as fs } from 'node:fs';
+import { closeSync, createReadStream, fchmodSync, mkdirSync, openSync, promises as fs, rmSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import * as zlib from 'node:zlib';
@@ -57,8 +57,8 @@ export async function extractArchive(archive: string, dest: string, limits: Extr
   const writer = new SafeWriter(dest, archive, { maxEntries: limits.maxEntries, budget });
   try {
     if (format === 'zip') await extractZip(archive, writer);
-    else if (format === 'tar') await extractTar(createReadStream(archive), writer);
-    else if (format === 'tar.gz') await extractTar(createReadStream(archive).pipe(zlib.createGunzip()), writer);
+    else if (format === 'tar') await extractTar(createReadStream(archive, { highWaterMark: STREAM_CHUNK }), writer);
+    else if (format === 'tar.gz') await extractTar(createReadStream(archive, { highWaterMark: STREAM_CHUNK }).pipe(zlib.createGunzip({ chunkSize: STREAM_CHUNK })), writer);
     else {
       const zstd = runStreaming('zstd', ['-dcq', archive], {
         failure: `cannot decompress ${archive}`,
@@ -119,8 +119,52 @@ class SafeWriter {
 
   async dir(name: string, mode = 0o755): Promise<void> {
     const abs = this.resolve(name);
-    await fs.mkdir(abs, { recursive: true });
+    this.ensureDir(abs);
     this.dirModes.set(abs, (mode & 0o777) | 0o700);
+  }
+
+  /** Folders made so far: no path passes through a symlink before finish(), so each is made once. */
+  private readonly made = new Set<string>();
+
+  private ensureDir(abs: string): void {
+    if (this.made.has(abs)) return;
+    mkdirSync(abs, { recursive: true });
+    for (let d = abs; d.length > this.root.length && !this.made.has(d); d = path.dirname(d)) this.made.add(d);
+  }
+
+  /** Count bytes against the entry's declared size and the archive's budget. */
+  private account(name: string, bytes: number, total: number, declared: number | undefined): void {
+    this.written += bytes;
+    if (declared !== undefined && total > declared) this.refuse(name, `holds more data than its header declares (${declared} bytes)`);
+    if (this.written > this.limits.budget) this.refuse(name, `would expand the archive past ${Math.round(this.limits.budget / 2 ** 20)} MiB (a decompression bomb?)`);
+  }
+
+  /**
+   * A small file whose bytes are all here, written at once with synchronous
+   * calls (thousands of small entries cost more in thread-pool round trips
+   * than in writing): the same rules as file(), created exclusively, 0600
+   * until its bytes are in.
+   */
+  smallFile(name: string, mode: number, data: Buffer, declared?: number): void {
+    const abs = this.resolve(name);
+    if (abs === this.root) this.refuse(name, 'is not a file name');
+    this.account(name, data.length, data.length, declared);
+    this.ensureDir(path.dirname(abs));
+    let fd: number;
+    try {
+      fd = openSync(abs, 'wx', 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // An entry again (a later one replaces it); never a symlink: those are made last.
+      rmSync(abs, { force: true });
+      fd = openSync(abs, 'wx', 0o600);
+    }
+    try {
+      for (let at = 0; at < data.length; ) at += writeSync(fd, data, at, data.length - at);
+      fchmodSync(fd, (mode & 0o777) | 0o600);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /**
@@ -145,12 +189,8 @@ class SafeWriter {
     return new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
         bytes += chunk.length;
-        this.written += chunk.length;
         try {
-          if (declared !== undefined && bytes > declared) this.refuse(name, `holds more data than its header declares (${declared} bytes)`);
-          if (this.written > this.limits.budget) {
-            this.refuse(name, `would expand the archive past ${Math.round(this.limits.budget / 2 ** 20)} MiB (a decompression bomb?)`);
-          }
+          this.account(name, chunk.length, bytes, declared);
         } catch (error) {
           return callback(error as Error);
         }
@@ -244,6 +284,12 @@ export function isInside(root: string, p: string): boolean {
 
 // ---- tar (node-tar's parser: ustar, GNU, pax) ----
 
+/** Reads and inflation in chunks of this (the defaults, 64 and 16 KiB, cost a callback per few files). */
+const STREAM_CHUNK = 1 << 20;
+
+/** Files up to this size are gathered and written at once (SafeWriter.smallFile); bigger ones stream. */
+const SMALL_FILE = 1 << 20;
+
 async function extractTar(input: Readable, writer: SafeWriter): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Parser } = require('tar') as typeof import('tar');
@@ -262,6 +308,30 @@ async function extractTar(input: Readable, writer: SafeWriter): Promise<void> {
         case 'File':
         case 'OldFile':
         case 'ContiguousFile': {
+          if (entry.size !== undefined && entry.size <= SMALL_FILE) {
+            // Gathered, then written at once when the entry ends (its header's size bounds the memory).
+            const chunks: Buffer[] = [];
+            let gathered = 0;
+            entry.on('data', (chunk: Buffer) => {
+              gathered += chunk.length;
+              if (gathered <= SMALL_FILE) chunks.push(chunk);
+              else {
+                try {
+                  writer.refuse(entry.path, `holds more data than its header declares (${entry.size} bytes)`);
+                } catch (error) {
+                  fail(error);
+                }
+              }
+            });
+            entry.on('end', () => {
+              try {
+                if (!failure) writer.smallFile(entry.path, entry.mode ?? 0o644, Buffer.concat(chunks, Math.min(gathered, SMALL_FILE)), entry.size);
+              } catch (error) {
+                fail(error);
+              }
+            });
+            return;
+          }
           const sink = writer.file(entry.path, entry.mode ?? 0o644, entry.size);
           work.push(
             new Promise<void>((resolve, reject) => {

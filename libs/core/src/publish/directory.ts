@@ -9,7 +9,7 @@ import { POINTER_MODE, readReleases, recordRelease, releaseFor } from './history
 import { chmodShared, makeShared } from '../fs/permissions';
 import { DepotCapabilities, describeMissing, probeCapabilities } from './capabilities';
 import { refreshStableScripts } from './stable-path';
-import { acquirePublishLock } from './lock';
+import { acquirePublishLock, acquireRuntimeLock } from './lock';
 import { RUNTIMES_DIR } from '../environment/layout';
 import { run } from '../process/run';
 import { checkTreeIntegrity, describeProblems, readFileIndex } from '../environment/integrity';
@@ -272,9 +272,9 @@ export class DirectoryPublisher implements Publisher {
     }
     const created = await fs.mkdir(runtimes, { recursive: true });
     if (created) await chmodShared(runtimes, this.options.groupWritable);
-    const lock = await acquirePublishLock(runtimes, { log: request.log, ...this.options.lock });
+    const lock = await acquireRuntimeLock(runtimes, ref.id, { log: request.log, ...this.options.lock });
     try {
-      await removeLeftovers(runtimes);
+      await removeLeftovers(runtimes, ref.id);
       const release = await holdRuntime(runtimes, ref.id);
       let damaged: string[] = [];
       if (await pathExists(path.join(dest, MANIFEST_FILE))) {
@@ -301,8 +301,23 @@ export class DirectoryPublisher implements Publisher {
   /** Write (or, over a damaged one, replace) a runtime in the depot, atomically; on any failure nothing of it stays. */
   private async writeRuntime(request: PublishRequest, id: string, dest: string, damaged: string[], caps: DepotCapabilities): Promise<{ bytes: number; linked: number; copied: number }> {
     const ref = request.manifest.runtime!;
-    const source = path.resolve(request.buildPath, ref.path);
+    let source = path.resolve(request.buildPath, ref.path);
+    // Not in the build's store either (a fresh clone): straight from the remote cache into the depot, written once.
+    let fetched: string | undefined;
+    if (!(await pathExists(path.join(source, MANIFEST_FILE))) && request.fetchRuntimeTo) {
+      const into = siblingTempPath(dest, 'fetch');
+      if (await request.fetchRuntimeTo(into)) source = fetched = into;
+    }
     if (!(await pathExists(path.join(source, MANIFEST_FILE)))) await request.provideRuntime?.();
+    try {
+      return await this.placeRuntime(request, id, source, dest, damaged, caps, fetched !== undefined);
+    } finally {
+      if (fetched) await fs.rm(fetched, { recursive: true, force: true });
+    }
+  }
+
+  /** The runtime tree at `source` into `dest` through the content store (`move`: its files moved, not copied: a fetched tree on the depot's filesystem). */
+  private async placeRuntime(request: PublishRequest, id: string, source: string, dest: string, damaged: string[], caps: DepotCapabilities, move: boolean): Promise<{ bytes: number; linked: number; copied: number }> {
     const index = await readIndex(source).catch(() => undefined);
     if (!index || !(await pathExists(path.join(source, MANIFEST_FILE)))) {
       throw new PydepotError(`the runtime ${id} of ${request.manifest.name} is neither in the depot${damaged.length ? ' (undamaged)' : ''} nor at ${source}`, {
@@ -320,7 +335,7 @@ export class DirectoryPublisher implements Publisher {
     let placed = false;
     try {
       request.log(`writing runtime ${id} to ${dest}`);
-      const stats = await assembleVersion(source, index, tmp, this.objects, caps);
+      const stats = await assembleVersion(source, index, tmp, this.objects, caps, move);
       await makeShared(tmp, this.options.groupWritable);
       if (damaged.length) await retire(path.dirname(dest), id);
       await fs.rename(tmp, dest);
@@ -368,12 +383,18 @@ export class DirectoryPublisher implements Publisher {
         }
       }
       const graceMs = runtimeGraceDays() * 86_400_000;
-      const held = await heldRuntimes(runtimes);
-      for (const id of ids.filter((i) => !used.has(i) && !held.has(i))) {
-        const st = await fs.stat(path.join(runtimes, id)).catch(() => undefined);
-        if (!st || Date.now() - st.mtimeMs < graceMs) continue;
-        await retire(runtimes, id);
-        log(`runtime ${id}: no kept version runs on it; removed`);
+      for (const id of ids.filter((i) => !used.has(i))) {
+        // Under the runtime's own lock, the one its writers take before they hold it: a publish that found it there holds it now.
+        const own = await acquireRuntimeLock(runtimes, id, { log, ...this.options.lock });
+        try {
+          if ((await heldRuntimes(runtimes)).has(id)) continue;
+          const st = await fs.stat(path.join(runtimes, id)).catch(() => undefined);
+          if (!st || Date.now() - st.mtimeMs < graceMs) continue;
+          await retire(runtimes, id);
+          log(`runtime ${id}: no kept version runs on it; removed`);
+        } finally {
+          await own.release();
+        }
       }
     } finally {
       await lock.release();
@@ -508,10 +529,12 @@ async function previousVersion(envDir: string, current: string | undefined): Pro
 }
 
 /** Temp and trash folders of publishes that were killed (the lock guarantees none is live); true if there were any. */
-async function removeLeftovers(envDir: string): Promise<boolean> {
+async function removeLeftovers(envDir: string, only?: string): Promise<boolean> {
+  // (A runtime's leftovers: its temp and fetch folders, its trash; ids are long and distinct.)
+  const mine = (n: string) => only === undefined || n.includes(only);
   const stale = (dir: string) =>
     fs.readdir(dir).then(
-      (names) => names.filter((n) => /^\..+\.tmp-\d+-[0-9a-f]{6}$/.test(n) || n.startsWith('.trash-')).map((n) => path.join(dir, n)),
+      (names) => names.filter((n) => (/^\..+\.(tmp|fetch)-\d+-[0-9a-f]{6}$/.test(n) || n.startsWith('.trash-')) && mine(n)).map((n) => path.join(dir, n)),
       () => [] as string[],
     );
   const found = await stale(envDir);
@@ -553,17 +576,18 @@ async function collectGarbage(store: string): Promise<void> {
  * store, then linked. Where the depot cannot hard-link, files are copied
  * straight into `dest` (correct, just without reuse).
  */
-async function assembleVersion(build: string, index: IndexedEntry[], dest: string, store: string, caps: DepotCapabilities): Promise<{ bytes: number; linked: number; copied: number }> {
+async function assembleVersion(build: string, index: IndexedEntry[], dest: string, store: string, caps: DepotCapabilities, move = false): Promise<{ bytes: number; linked: number; copied: number }> {
   if (!caps.caseSensitive) assertNoCaseCollisions(index, dest);
   await fs.mkdir(store, { recursive: true });
   const canLink = caps.hardLinks;
   const stored = new Set(canLink ? await fs.readdir(store) : []);
-  if (stored.size === 0 && process.platform !== 'win32' && caps.symlinks) return copyFirstVersion(build, dest, store, index, canLink);
+  if (stored.size === 0 && process.platform !== 'win32' && caps.symlinks) return copyFirstVersion(build, dest, store, index, canLink, move);
   await fs.mkdir(dest, { recursive: true });
   for (const e of index) if (e.kind === 'dir') await fs.mkdir(path.join(dest, e.rel), { mode: 0o700 });
   const stats = { bytes: 0, linked: 0, copied: 0 };
   const copyInto = async (from: string, to: string, mode: number, size: number) => {
-    await fs.copyFile(from, to, constants.COPYFILE_FICLONE);
+    if (move) await fs.rename(from, to);
+    else await fs.copyFile(from, to, constants.COPYFILE_FICLONE);
     await fs.chmod(to, mode);
     stats.bytes += size;
     stats.copied++;
@@ -629,10 +653,11 @@ async function linkObject(object: string, to: string, size: number): Promise<boo
  * about twice as fast as per-file calls from Node (measured in
  * tools/bench/publish.ts); then every file is linked into the store.
  */
-async function copyFirstVersion(build: string, dest: string, store: string, index: IndexedEntry[], canLink: boolean): Promise<{ bytes: number; linked: number; copied: number }> {
+async function copyFirstVersion(build: string, dest: string, store: string, index: IndexedEntry[], canLink: boolean, move = false): Promise<{ bytes: number; linked: number; copied: number }> {
   // Modes and links, never owners (shares that cannot keep ownership, sshfs or SMB, refuse a chown even to root) nor
   // times (sftp cannot set a symlink's; bytecode is hash-checked, so nothing reads them, as on a VCS-synced share).
-  await run('cp', ['-R', '--preserve=mode,links', '--no-dereference', build, dest], { failure: `cannot copy ${build} to ${dest}`, hint: 'check the space and permissions of the depot' });
+  if (move) await fs.rename(build, dest);
+  else await run('cp', ['-R', '--preserve=mode,links', '--no-dereference', build, dest], { failure: `cannot copy ${build} to ${dest}`, hint: 'check the space and permissions of the depot' });
   await writeFileIndex(dest, index);
   const files = index.filter((e) => e.kind === 'file');
   if (canLink) {

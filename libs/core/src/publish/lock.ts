@@ -13,3 +13,12 @@ export const LOCK_FILE = '.pydepot-publish.lock';
 export async function acquirePublishLock(envDir: string, options: LockOptions): Promise<{ release(): Promise<void> }> {
   return acquireFileLock(path.join(envDir, LOCK_FILE), { ...options, activity: 'publish', subject: path.basename(envDir) });
 }
+
+/**
+ * One writer at a time per runtime of a depot (`_runtimes/.pydepot-publish-<id>.lock`),
+ * so environments on different runtimes fetch and write theirs side by side;
+ * collection takes the lock of each runtime it removes.
+ */
+export async function acquireRuntimeLock(runtimes: string, id: string, options: LockOptions): Promise<{ release(): Promise<void> }> {
+  return acquireFileLock(path.join(runtimes, `.pydepot-publish-${id}.lock`), { ...options, activity: 'publish', subject: `runtime ${id}` });
+}

@@ -21,6 +21,15 @@ export interface PublishRequest {
    * local interpreter at all (a fresh clone served from a remote cache).
    */
   provideRuntime?: () => Promise<unknown>;
+  /**
+   * Layout "shared", when the build's store lacks the runtime too (a fresh
+   * clone): put its tree, fetched from where other machines share it and
+   * checked against its content hash, into `dir` (which must not exist; a
+   * folder of the depot's filesystem), so it is written once, where it is
+   * needed. False when it cannot (no remote cache, not there): the
+   * publisher falls back to provideRuntime.
+   */
+  fetchRuntimeTo?: (dir: string) => Promise<boolean>;
 }
 
 /** A local, readable tree of a published version (its depot folder, a checkout, an unpacked archive). */

@@ -2,7 +2,7 @@ import type { ExecutorContext, TaskGraph } from '@nx/devkit';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { cacheDir, ensureRuntime, EnvironmentSpec, formatError, loadEnvironmentSpec, maskCredentials, materializeStage, resolveDistribution, RuntimeManifest } from '@pydepot/core';
+import { cacheDir, ensureRuntime, EnvironmentSpec, fetchRuntime, formatError, loadEnvironmentSpec, maskCredentials, materializeStage, readRuntimeManifest, resolveDistribution, RuntimeManifest } from '@pydepot/core';
 import { PREVIOUS, stagePath, StageTarget } from './paths';
 
 /** Options every pydepot executor understands (see each schema.json). */
@@ -42,6 +42,8 @@ export interface ExecutorEnv {
   share?: { url: string; token?: string };
   /** The environment's runtime (manifest and tree), ensured; undefined when the target names none. */
   runtime(): Promise<{ manifest: RuntimeManifest; root: string } | undefined>;
+  /** The environment's runtime tree from the remote cache into `dir`, checked (a publish writing it straight into the depot); false without one. */
+  fetchRuntimeTo(dir: string): Promise<boolean>;
   /**
    * What no file of the environment may name (the relocation audit): the
    * workspace, the build folder and where the interpreter came from, as its
@@ -86,6 +88,11 @@ export async function runExecutor(
       return materializeStage(stage, [], () => env.runtime());
     },
     runtime: () => (runtime ??= options.runtime ? ensureRuntime(abs(options.runtime), { workspaceRoot: context.root, cacheDir: env.cacheDir, log: env.log, share: env.share }) : Promise.resolve(undefined)),
+    fetchRuntimeTo: async (dir) => {
+      if (!options.runtime || !env.share) return false;
+      const manifest = await readRuntimeManifest(abs(options.runtime));
+      return fetchRuntime(dir, manifest.id, manifest.contentHash, env.share, env.log);
+    },
     share: remoteCache(),
     forbiddenPaths: () => [context.root, abs(options.buildDir ?? 'dist/pydepot'), ...originPaths(options.runtime && abs(options.runtime), env.spec)],
   };

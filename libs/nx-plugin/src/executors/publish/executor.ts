@@ -17,7 +17,7 @@ export default async function publishExecutor(options: PublishExecutorSchema, co
       if (skipped) env.log(`warning: ${skipped}`);
       env.log(`${passed.length} check${passed.length === 1 ? '' : 's'} passed${audited ? ', audit clean' : ''}`);
     };
-    const result = await getPublisher(settings).publish({ buildPath, manifest, log: env.log, gate, provideRuntime: () => env.runtime() });
+    const result = await getPublisher(settings).publish({ buildPath, manifest, log: env.log, gate, provideRuntime: () => env.runtime(), fetchRuntimeTo: (dir) => env.fetchRuntimeTo(dir) });
     if (!result.copied && !result.currentChanged) env.log(`${result.location} is up to date; nothing written`);
     else {
       const reuse = result.filesLinked ? `, ${result.filesLinked} unchanged files reused` : '';
