@@ -1,4 +1,7 @@
 import type { default as Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import { createHash } from 'node:crypto';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 
 /**
  * JSON-schema validation with Ajv (draft-07), so each schema.json stays the
@@ -16,19 +19,53 @@ export interface SchemaIssue {
 
 type Schema = Record<string, any>;
 
-// Ajv loads (~30 ms) on the first validation, not with every module that imports this one (the plugin's hooks).
+// Ajv loads (~30 ms) on the first compilation, not with every module that imports this one (the plugin's hooks).
 let ajv: Ajv | undefined;
 const compiled = new WeakMap<Schema, ValidateFunction>();
+const OPTIONS = { allErrors: true, strict: false, verbose: true, code: { source: true } } as const;
+/**
+ * Compiled validators, as Ajv's standalone modules, beside the transpiled
+ * sources (bin/register.js) in the workspace's node_modules/.cache: every
+ * executor process validates the spec, and compiling its schema costs
+ * 60–100 ms where loading the compiled module costs ~1 ms. Keyed by the
+ * schema, Ajv's version and the options; written atomically.
+ */
+const STANDALONE_DIR = path.resolve(__dirname, '../../../../node_modules/.cache/pydepot-ajv-v1');
 
 function validator(schema: Schema): ValidateFunction {
   let fn = compiled.get(schema);
   if (!fn) {
     // Compiled without its $id, so one schema object may be compiled once per root it is checked against.
     const { $id: _id, $schema: _s, ...rest } = schema;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    ajv ??= new (require('ajv').default as typeof Ajv)({ allErrors: true, strict: false, verbose: true });
-    fn = ajv.compile(rest);
+    fn = compileCached(rest);
     compiled.set(schema, fn);
+  }
+  return fn;
+}
+
+function compileCached(schema: Schema): ValidateFunction {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const version = (require('ajv/package.json') as { version: string }).version;
+  const key = createHash('sha256').update(JSON.stringify([version, OPTIONS, schema])).digest('hex').slice(0, 32);
+  const file = path.join(STANDALONE_DIR, `${key}.js`);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(file) as ValidateFunction;
+  } catch {
+    // not compiled yet (or no node_modules/.cache here)
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  ajv ??= new (require('ajv').default as typeof Ajv)(OPTIONS);
+  const fn = ajv.compile(schema);
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const standalone = (require('ajv/dist/standalone').default as (a: Ajv, f: ValidateFunction) => string)(ajv, fn);
+    mkdirSync(STANDALONE_DIR, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, standalone);
+    renameSync(tmp, file);
+  } catch {
+    // a read-only node_modules: compile every time
   }
   return fn;
 }
