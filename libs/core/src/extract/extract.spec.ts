@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
-import { python, testdir } from '../../../../tools/testing';
+import { execFileSync } from 'node:child_process';
+import { python, testdir, writeFiles } from '../../../../tools/testing';
 import { extractArchive } from './extract';
 
 /** Build an archive with Python's tarfile/zipfile, which write whatever names they are given. */
@@ -99,5 +101,29 @@ describe.each(['tar.gz', 'zip'])('extractArchive (%s)', (ext) => {
     const data = readFileSync(archive);
     require('node:fs').writeFileSync(archive, data.subarray(0, Math.floor(data.length / 2)));
     await expect(extractArchive(archive, path.join(base, 'out'))).rejects.toThrow(/truncated|not a valid|unexpected end|incorrect header/i);
+  });
+});
+
+describe('extractArchive with hashes', () => {
+  it('hashes each file as it writes it, small or streamed, and leaves a path written twice to whoever reads the tree', async () => {
+    const { dir, cleanup } = testdir();
+    try {
+      const big = 'b'.repeat(3 * 2 ** 20); // past the small-file size: streamed
+      const src = path.join(dir, 'src');
+      writeFiles(src, { 'small.txt': 'hello', 'big.bin': big, 'twice.txt': 'first' });
+      execFileSync('tar', ['-cf', path.join(dir, 'a.tar'), '-C', src, 'small.txt', 'big.bin', 'twice.txt']);
+      writeFiles(src, { 'twice.txt': 'second' });
+      execFileSync('tar', ['-rf', path.join(dir, 'a.tar'), '-C', src, 'twice.txt']); // the same name again, later in the archive
+      execFileSync('gzip', [path.join(dir, 'a.tar')]);
+      const archive = path.join(dir, 'a.tar.gz');
+      const hashes = new Map<string, string>();
+      const dest = path.join(dir, 'out');
+      await extractArchive(archive, dest, undefined, { hashes });
+      const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+      expect(Object.fromEntries([...hashes].map(([p, h]) => [path.relative(dest, p), h]))).toEqual({ 'small.txt': sha('hello'), 'big.bin': sha(big) });
+      expect(readFileSync(path.join(dest, 'twice.txt'), 'utf8')).toBe('second');
+    } finally {
+      cleanup();
+    }
   });
 });

@@ -5,6 +5,7 @@ import * as zlib from 'node:zlib';
 // tar and yauzl load when an archive is extracted, not with every module that imports this one.
 import type { ReadEntry } from 'tar';
 import type * as Yauzl from 'yauzl';
+import { createHash } from 'node:crypto';
 import { PydepotError } from '../errors';
 import { runStreaming } from '../process/run';
 
@@ -49,12 +50,12 @@ export const EXTRACT_LIMITS: ExtractLimits = { maxEntries: 200_000, maxBytes: 16
  * chain of in-tree links) are refused with the entry's name. Symlinks are
  * created after every file and folder, so no write passes through one.
  */
-export async function extractArchive(archive: string, dest: string, limits: ExtractLimits = EXTRACT_LIMITS): Promise<void> {
+export async function extractArchive(archive: string, dest: string, limits: ExtractLimits = EXTRACT_LIMITS, options: { hashes?: Map<string, string> } = {}): Promise<void> {
   const format = archiveFormat(archive);
   const size = (await fs.stat(archive)).size;
   await fs.mkdir(dest, { recursive: false });
   const budget = Math.min(limits.maxBytes, Math.max(limits.ratioFloor, limits.maxRatio * size));
-  const writer = new SafeWriter(dest, archive, { maxEntries: limits.maxEntries, budget });
+  const writer = new SafeWriter(dest, archive, { maxEntries: limits.maxEntries, budget }, options.hashes);
   try {
     if (format === 'zip') await extractZip(archive, writer);
     else if (format === 'tar') await extractTar(createReadStream(archive, { highWaterMark: STREAM_CHUNK }), writer);
@@ -93,6 +94,8 @@ class SafeWriter {
     readonly root: string,
     readonly archive: string,
     readonly limits: { maxEntries: number; budget: number },
+    /** When given: each regular file's sha256 as written, by absolute path (a caller that checks the tree reads nothing twice). */
+    readonly hashes?: Map<string, string>,
   ) {}
 
   refuse(entry: string, why: string): never {
@@ -149,6 +152,7 @@ class SafeWriter {
     const abs = this.resolve(name);
     if (abs === this.root) this.refuse(name, 'is not a file name');
     this.account(name, data.length, data.length, declared);
+    this.claim(abs);
     this.ensureDir(path.dirname(abs));
     let fd: number;
     try {
@@ -165,6 +169,22 @@ class SafeWriter {
     } finally {
       closeSync(fd);
     }
+    this.record(abs, createHash('sha256').update(data).digest('hex'));
+  }
+
+  /** Paths written more than once (an entry again): their hash is left to whoever reads the tree. */
+  private readonly claimed = new Set<string>();
+  private readonly rewritten = new Set<string>();
+
+  private claim(abs: string): void {
+    if (this.claimed.has(abs)) {
+      this.rewritten.add(abs);
+      this.hashes?.delete(abs);
+    } else this.claimed.add(abs);
+  }
+
+  private record(abs: string, sha256: string): void {
+    if (!this.rewritten.has(abs)) this.hashes?.set(abs, sha256);
   }
 
   /**
@@ -177,6 +197,8 @@ class SafeWriter {
     if (abs === this.root) this.refuse(name, 'is not a file name');
     let handle: fs.FileHandle | undefined;
     let bytes = 0;
+    this.claim(abs);
+    const hash = this.hashes && createHash('sha256');
     const opened = (async () => {
       await fs.mkdir(path.dirname(abs), { recursive: true });
       await fs.rm(abs, { force: true });
@@ -194,6 +216,7 @@ class SafeWriter {
         } catch (error) {
           return callback(error as Error);
         }
+        hash?.update(chunk);
         opened.then(() => handle!.write(chunk)).then(() => callback(), callback);
       },
       final: (callback) => {
@@ -201,6 +224,7 @@ class SafeWriter {
           .then(async () => {
             await handle!.close();
             await fs.chmod(abs, (mode & 0o777) | 0o600);
+            if (hash) this.record(abs, hash.digest('hex'));
           })
           .then(() => {
             finished();

@@ -115,7 +115,11 @@ export interface IndexReuse {
   writtenAt: number;
 }
 
-export async function indexTree(root: string, filter?: (rel: string, kind: TreeEntry['kind']) => boolean, reuse?: IndexReuse): Promise<IndexedEntry[]> {
+/**
+ * `hashed`: files whose sha256 is known by their absolute path (an
+ * extraction that hashed each file as it wrote it), read no more.
+ */
+export async function indexTree(root: string, filter?: (rel: string, kind: TreeEntry['kind']) => boolean, reuse?: IndexReuse, hashed?: Map<string, string>): Promise<IndexedEntry[]> {
   const entries = await walkTree(root, filter);
   const known = new Map((reuse?.entries ?? []).filter((e) => e.kind === 'file').map((e) => [e.rel, e]));
   return mapLimit(entries, 16, async (e): Promise<IndexedEntry> => {
@@ -128,7 +132,8 @@ export async function indexTree(root: string, filter?: (rel: string, kind: TreeE
       const then = lstatSyncOrUndefined(path.join(reuse.root, e.rel));
       if (then && e.ino === then.ino && e.dev === then.dev) return { ...earlier };
     }
-    return { rel: e.rel, kind: 'file', mode: e.mode, size: e.size, sha256: createHash('sha256').update(await fs.readFile(abs)).digest('hex') };
+    const hashedAlready = hashed?.get(abs);
+    return { rel: e.rel, kind: 'file', mode: e.mode, size: e.size, sha256: hashedAlready ?? createHash('sha256').update(await fs.readFile(abs)).digest('hex') };
   });
 }
 

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
-import { extractArchive } from '../extract/extract';
+import { EXTRACT_LIMITS, extractArchive } from '../extract/extract';
 import { siblingTempPath } from '../fs/atomic';
 import { hashIndex, indexTree } from '../fs/tree';
 import { METADATA_FILES } from '../environment/manifest';
@@ -79,8 +79,10 @@ export async function fetchRuntime(root: string, id: string, contentHash: string
     }
     if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
     await pipeline(Readable.fromWeb(response.body as never), createWriteStream(archive));
-    await extractArchive(archive, tmp);
-    const entries = await indexTree(tmp, (rel) => !METADATA_FILES.has(rel));
+    // Each file hashed as it is written: the check below reads nothing twice.
+    const hashes = new Map<string, string>();
+    await extractArchive(archive, tmp, EXTRACT_LIMITS, { hashes });
+    const entries = await indexTree(tmp, (rel) => !METADATA_FILES.has(rel), undefined, hashes);
     const got = hashIndex(entries);
     if (got !== contentHash) throw new Error(`its content hash is ${got.slice(0, 16)}, the manifest says ${contentHash.slice(0, 16)}`);
     await fs.rm(root, { recursive: true, force: true });
