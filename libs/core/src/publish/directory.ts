@@ -530,11 +530,11 @@ async function previousVersion(envDir: string, current: string | undefined): Pro
 
 /** Temp and trash folders of publishes that were killed (the lock guarantees none is live); true if there were any. */
 async function removeLeftovers(envDir: string, only?: string): Promise<boolean> {
-  // (A runtime's leftovers: its temp and fetch folders, its trash; ids are long and distinct.)
+  // (A runtime's leftovers: its temp and fetch folders, a fetch's download, its trash; ids are long and distinct.)
   const mine = (n: string) => only === undefined || n.includes(only);
   const stale = (dir: string) =>
     fs.readdir(dir).then(
-      (names) => names.filter((n) => (/^\..+\.(tmp|fetch)-\d+-[0-9a-f]{6}$/.test(n) || n.startsWith('.trash-')) && mine(n)).map((n) => path.join(dir, n)),
+      (names) => names.filter((n) => (/^\..+\.(tmp|fetch)-\d+-[0-9a-f]{6}(\.tar\.gz)?$/.test(n) || n.startsWith('.trash-')) && mine(n)).map((n) => path.join(dir, n)),
       () => [] as string[],
     );
   const found = await stale(envDir);
