@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { MANIFEST_FILE } from '../environment/manifest';
 import { RUNTIMES_DIR } from '../environment/layout';
@@ -10,7 +10,10 @@ import { LOCK_FILE } from './lock';
  * What a directory depot holds for one environment, read without the rest of
  * the publisher: which version is current (its two pointers) and whether
  * publish's "already published and current" answer could hold. A light
- * module, because the plugin loads it on every run (preTasksExecution).
+ * module, because the plugin loads it on every run (preTasksExecution), and
+ * synchronous reads: a few small ones per environment, for every
+ * environment of the workspace, cost less than as many thread-pool round
+ * trips.
  */
 
 export const CURRENT = 'current';
@@ -18,7 +21,7 @@ export const CURRENT_FILE = 'current.json';
 
 export async function readCurrentVersion(envDir: string): Promise<string | undefined> {
   try {
-    return (JSON.parse(await fs.readFile(path.join(envDir, CURRENT_FILE), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(path.join(envDir, CURRENT_FILE), 'utf8')) as { version: string }).version;
   } catch {
     return undefined;
   }
@@ -26,7 +29,7 @@ export async function readCurrentVersion(envDir: string): Promise<string | undef
 
 /** Both pointers name `version` (the link only where the share has links: `noLinks`, or no link at all when unknown). */
 export async function isCurrent(envDir: string, version: string, noLinks?: boolean): Promise<boolean> {
-  const linkTarget = await fs.readlink(path.join(envDir, CURRENT)).catch(() => undefined);
+  const linkTarget = attempt(() => readlinkSync(path.join(envDir, CURRENT)));
   const withoutLinks = process.platform === 'win32' || (noLinks ?? linkTarget === undefined);
   return (await readCurrentVersion(envDir)) === version && (linkTarget === version || withoutLinks);
 }
@@ -45,7 +48,7 @@ export async function currentIntact(envDir: string, depot: string, runtimeChecks
   if (await exists(path.join(envDir, LOCK_FILE))) return undefined;
   let runtime: string | undefined;
   try {
-    runtime = (JSON.parse(await fs.readFile(path.join(envDir, version, MANIFEST_FILE), 'utf8')) as { runtime?: { id?: string } }).runtime?.id;
+    runtime = (JSON.parse(readFileSync(path.join(envDir, version, MANIFEST_FILE), 'utf8')) as { runtime?: { id?: string } }).runtime?.id;
   } catch {
     return undefined;
   }
@@ -69,8 +72,11 @@ export async function currentStateKey(envDir: string, depot: string, runtimeChec
   const current = await currentIntact(envDir, depot, runtimeChecks);
   if (!current) return undefined;
   const files = [CURRENT_FILE, CURRENT, path.join(current.version, MANIFEST_FILE)];
-  const stats = await Promise.all(files.map((f) => fs.lstat(path.join(envDir, f), { bigint: true }).then((st) => `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`, () => '-')));
-  const text = await fs.readFile(path.join(envDir, CURRENT_FILE), 'utf8').catch(() => '');
+  const stats = files.map((f) => {
+    const st = attempt(() => lstatSync(path.join(envDir, f), { bigint: true }));
+    return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '-';
+  });
+  const text = attempt(() => readFileSync(path.join(envDir, CURRENT_FILE), 'utf8')) ?? '';
   return createHash('sha256').update(JSON.stringify([path.resolve(envDir), current, stats, text])).digest('hex');
 }
 
@@ -88,8 +94,13 @@ export async function runtimeIntact(depot: string, id: string, checks?: Map<stri
 }
 
 async function exists(p: string): Promise<boolean> {
-  return fs.lstat(p).then(
-    () => true,
-    () => false,
-  );
+  return attempt(() => lstatSync(p)) !== undefined;
+}
+
+function attempt<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
