@@ -72,6 +72,7 @@ export async function fetchRuntime(root: string, id: string, contentHash: string
   const archive = `${siblingTempPath(root)}.tar.gz`;
   const tmp = siblingTempPath(root);
   try {
+    const started = Date.now();
     const response = await fetch(blobUrl(store, id), { headers: headers(store), signal: AbortSignal.timeout(10 * 60_000) });
     if (response.status === 404) {
       await response.body?.cancel();
@@ -87,7 +88,7 @@ export async function fetchRuntime(root: string, id: string, contentHash: string
     if (got !== contentHash) throw new Error(`its content hash is ${got.slice(0, 16)}, the manifest says ${contentHash.slice(0, 16)}`);
     await fs.rm(root, { recursive: true, force: true });
     await fs.rename(tmp, root);
-    log(`runtime ${id} fetched from ${store.url}`);
+    log(`runtime ${id} fetched from ${store.url} (${((await fs.stat(archive)).size / 2 ** 20).toFixed(1)} MiB, ${entries.length} entries checked, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
     return true;
   } catch (error) {
     log(`warning: runtime ${id} from ${store.url} is unusable (${(error as Error).message}): building it here instead`);
