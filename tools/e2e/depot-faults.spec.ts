@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { exec, makeToolWorkspace, nxWith } from './helpers';
+import { exec, makeToolWorkspace, nxWith, taskLines } from './helpers';
 
 jest.setTimeout(900_000);
 
@@ -12,8 +12,9 @@ jest.setTimeout(900_000);
  * runtime), a share that loses a runtime file after writing it (removed,
  * never reused), a disk that fills during a runtime write (no orphans, no
  * lock), a kill between the two current pointers (verify says so, the next
- * publish mends it), and retention that must not collect a runtime a
- * publish in progress holds.
+ * publish mends it), retention that must not collect a runtime a
+ * publish in progress holds, and a publish replayed from Nx's cache only
+ * while the depot is as a publish left it.
  */
 describe('a depot that proves and heals itself', () => {
   const workspace = makeToolWorkspace(['1.0.0', '2.0.0']);
@@ -132,5 +133,31 @@ describe('a depot that proves and heals itself', () => {
     expect(existsSync(path.join(depot, '_runtimes', held, 'pydepot.json'))).toBe(true);
     ok(nx({}, 'run', 'newcomer:publish'));
     expect(exec(path.join(depot, 'newcomer/current/bin/hello-tool')).trim()).toBe('hello-tool 1.0.0');
+  });
+
+  it('replays publish from the cache only while the depot is as a publish left it', () => {
+    spec('tool', { python: '3.12', packages: ['hello-tool==2.0.0'] });
+    ok(nx({}, 'run', 'tool:publish')); // publishes 2.0.0
+    ok(nx({}, 'run', 'tool:publish')); // finds it current: records that state
+    const replayed = nx({}, 'run', 'tool:publish');
+    ok(replayed);
+    expect(taskLines(replayed.out)['tool:publish']).toMatch(/cache/);
+    expect(replayed.out).toContain('is up to date; nothing written');
+    const built = JSON.parse(readFileSync(path.join(depot, 'tool/current.json'), 'utf8')).version;
+    // A rollback moves current: the next publish runs, and makes the build current again.
+    ok(nx({}, 'run', 'tool:rollback'));
+    expect(JSON.parse(readFileSync(path.join(depot, 'tool/current.json'), 'utf8')).version).not.toBe(built);
+    const after = nx({}, 'run', 'tool:publish');
+    ok(after);
+    expect(taskLines(after.out)['tool:publish']).toBe('');
+    expect(JSON.parse(readFileSync(path.join(depot, 'tool/current.json'), 'utf8')).version).toBe(built);
+    // A depot named on the command line is one the plugin's hook does not read: never replayed.
+    const other = path.join(dir, 'named-depot');
+    for (const round of [1, 2]) {
+      const run = nx({}, 'run', 'tool:publish', `--depot=${other}`);
+      ok(run);
+      expect([round, taskLines(run.out)['tool:publish']]).toEqual([round, expect.not.stringMatching(/cache/)]);
+    }
+    expect(JSON.parse(readFileSync(path.join(other, 'tool/current.json'), 'utf8')).version).toBe(built);
   });
 });
