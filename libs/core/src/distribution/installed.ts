@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, promises as fs, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { promises as fs, readFileSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
+import { rememberSync } from '../fs/atomic';
 import { copyTree } from '../fs/tree';
 import { cacheDir } from '../fs/cache-dir';
 import { findInterpreter, hostPlatform, InstalledPython } from '../interpreter/discover';
@@ -68,21 +69,13 @@ function contentFingerprint(file: string): string {
   } catch {
     return '-';
   }
-  const dir = path.join(cacheDir(), 'fingerprints-v1');
-  const memo = path.join(dir, key);
+  const memo = path.join(cacheDir(), 'fingerprints-v1', key);
   try {
     return readFileSync(memo, 'utf8').trim();
   } catch {
     // not remembered yet
   }
   const digest = createHash('sha256').update(readFileSync(real)).digest('hex').slice(0, 24);
-  try {
-    mkdirSync(dir, { recursive: true });
-    const tmp = `${memo}.${process.pid}.tmp`;
-    writeFileSync(tmp, digest);
-    renameSync(tmp, memo);
-  } catch {
-    // a read-only home: the answer is still right, just not remembered
-  }
+  rememberSync(memo, digest); // a read-only home: the answer is still right, just not remembered
   return digest;
 }

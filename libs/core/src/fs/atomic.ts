@@ -1,11 +1,29 @@
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { mkdirSync, promises as fs, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 /** A unique sibling path of `target`, on the same filesystem so rename is atomic. */
 export function siblingTempPath(target: string, tag = 'tmp'): string {
   const dir = path.dirname(target);
   return path.join(dir, `.${path.basename(target)}.${tag}-${process.pid}-${randomBytes(3).toString('hex')}`);
+}
+
+/**
+ * Remember something in a cache file, atomically, if the folder can be
+ * written: true when it was. For answers that are still right when they
+ * cannot be remembered (a read-only home or node_modules).
+ */
+export function rememberSync(file: string, data: string): boolean {
+  const tmp = siblingTempPath(file);
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+    return true;
+  } catch {
+    rmSync(tmp, { force: true });
+    return false;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { default as Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import { createHash } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { rememberSync } from '../fs/atomic';
 
 /**
  * JSON-schema validation with Ajv (draft-07), so each schema.json stays the
@@ -57,16 +57,9 @@ function compileCached(schema: Schema): ValidateFunction {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   ajv ??= new (require('ajv').default as typeof Ajv)(OPTIONS);
   const fn = ajv.compile(schema);
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const standalone = (require('ajv/dist/standalone').default as (a: Ajv, f: ValidateFunction) => string)(ajv, fn);
-    mkdirSync(STANDALONE_DIR, { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, standalone);
-    renameSync(tmp, file);
-  } catch {
-    // a read-only node_modules: compile every time
-  }
+  // A read-only node_modules: compiled every time.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  rememberSync(file, (require('ajv/dist/standalone').default as (a: Ajv, f: ValidateFunction) => string)(ajv, fn));
   return fn;
 }
 
