@@ -47,6 +47,7 @@ describe('a depot that proves and heals itself', () => {
     const publish = nx({}, 'run', 'tool:publish');
     ok(publish);
     expect(publish.out).toContain(`runtime ${path.basename(runtimeDir())} in the depot is damaged; repairing it`);
+    expect(publish.out).toMatch(/is current; its runtime was repaired \(\d/);
     expect(statSync(libpython()).size).toBe(size);
     expect(exec(path.join(depot, 'tool/current/bin/hello-tool')).trim()).toBe('hello-tool 1.0.0');
     ok(nx({}, 'run', 'tool:verify', '--full'));

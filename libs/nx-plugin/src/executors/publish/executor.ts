@@ -18,7 +18,8 @@ export default async function publishExecutor(options: PublishExecutorSchema, co
       env.log(`${passed.length} check${passed.length === 1 ? '' : 's'} passed${audited ? ', audit clean' : ''}`);
     };
     const result = await getPublisher(settings).publish({ buildPath, manifest, log: env.log, gate, provideRuntime: () => env.runtime(), fetchRuntimeTo: (dir) => env.fetchRuntimeTo(dir) });
-    if (!result.copied && !result.currentChanged) env.log(`${result.location} is up to date; nothing written`);
+    if (!result.copied && !result.currentChanged && !result.bytesWritten) env.log(`${result.location} is up to date; nothing written`);
+    else if (!result.copied && !result.currentChanged) env.log(`${result.location} is current; its runtime was repaired (${formatBytes(result.bytesWritten)} written)`);
     else {
       const reuse = result.filesLinked ? `, ${result.filesLinked} unchanged files reused` : '';
       env.log(`published ${result.location}${result.currentChanged ? ' (now current)' : ''}: ${formatBytes(result.bytesWritten)} written${reuse}`);
