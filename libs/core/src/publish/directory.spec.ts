@@ -1,7 +1,7 @@
 import { writeFileSync, promises as fs, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fakeManifest, testdir, writeFiles } from '../../../../tools/testing';
-import { DirectoryPublisher } from './directory';
+import { DirectoryPublisher, leftoverOwner } from './directory';
 import { currentStateKey } from './current-state';
 import { LOCK_FILE } from './lock';
 import { resolveDepot } from './depot';
@@ -78,6 +78,13 @@ describe('DirectoryPublisher', () => {
     } finally {
       cleanup();
     }
+  });
+
+  it("names the runtime each leftover of _runtimes belongs to, so it is removed under that runtime's lock", () => {
+    const id = 'cpython-3.12.1-linux-x64-7012888be7d8';
+    expect([`.${id}.tmp-123-abcdef`, `..${id}.fetch-12-abc123.tmp-12-fedcba.tar.gz`, `.${id}.fetch-12-abc123`, `.trash-${id}-4567`].map(leftoverOwner)).toEqual([id, id, id, id]);
+    // Locks, holds and runtimes are not leftovers.
+    expect([`.pydepot-publish-${id}.lock`, `.hold-${id}.12-abcdef`, id].map(leftoverOwner)).toEqual([undefined, undefined, undefined]);
   });
 
   it('leaves the depot as it was when the copy fails (depot full)', async () => {

@@ -396,6 +396,16 @@ export class DirectoryPublisher implements Publisher {
           await own.release();
         }
       }
+      // What killed writers and collections left (temp, fetch and trash folders), each under its runtime's lock.
+      const owners = new Set((await fs.readdir(runtimes).catch(() => [] as string[])).map(leftoverOwner).filter((o): o is string => o !== undefined));
+      for (const id of owners) {
+        const own = await acquireRuntimeLock(runtimes, id, { log, ...this.options.lock });
+        try {
+          await removeLeftovers(runtimes, id);
+        } finally {
+          await own.release();
+        }
+      }
     } finally {
       await lock.release();
     }
@@ -528,13 +538,22 @@ async function previousVersion(envDir: string, current: string | undefined): Pro
   return at > 0 ? (releases[at].previous ?? releases[at - 1].version) : undefined;
 }
 
+const LEFTOVER = /^\..+\.(tmp|fetch)-\d+-[0-9a-f]{6}(\.tar\.gz)?$/;
+
+/** The runtime a leftover of `_runtimes` belongs to: `.<id>.tmp-…`, `..<id>.fetch-….tmp-…[.tar.gz]`, `.trash-<id>-<pid>`. */
+export function leftoverOwner(name: string): string | undefined {
+  if (name.startsWith('.trash-')) return name.slice('.trash-'.length).replace(/-\d+$/, '') || undefined;
+  if (!LEFTOVER.test(name)) return undefined;
+  return /^\.+(.+?)\.(tmp|fetch)-\d+-[0-9a-f]{6}/.exec(name)?.[1];
+}
+
 /** Temp and trash folders of publishes that were killed (the lock guarantees none is live); true if there were any. */
 async function removeLeftovers(envDir: string, only?: string): Promise<boolean> {
   // (A runtime's leftovers: its temp and fetch folders, a fetch's download, its trash; ids are long and distinct.)
   const mine = (n: string) => only === undefined || n.includes(only);
   const stale = (dir: string) =>
     fs.readdir(dir).then(
-      (names) => names.filter((n) => (/^\..+\.(tmp|fetch)-\d+-[0-9a-f]{6}(\.tar\.gz)?$/.test(n) || n.startsWith('.trash-')) && mine(n)).map((n) => path.join(dir, n)),
+      (names) => names.filter((n) => (LEFTOVER.test(n) || n.startsWith('.trash-')) && mine(n)).map((n) => path.join(dir, n)),
       () => [] as string[],
     );
   const found = await stale(envDir);
