@@ -50,3 +50,6 @@ Module._resolveFilename = function (request, ...rest) {
 Module._extensions['.ts'] = function (module, filename) {
   module._compile(compile(fs.readFileSync(filename, 'utf8'), filename), filename);
 };
+
+// Worker threads start without this hook: code that starts one loads it there first (extract/worker.ts).
+globalThis.__pydepotRequireHook = __filename;

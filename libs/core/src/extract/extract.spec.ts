@@ -127,3 +127,31 @@ describe('extractArchive with hashes', () => {
     }
   });
 });
+
+describe('extractArchiveInWorker', () => {
+  it('extracts on a worker thread with the same rules and hashes, and refuses a hostile archive naming the entry', () => {
+    const { dir, cleanup } = testdir();
+    try {
+      const good = path.join(dir, 'good.tar.gz');
+      const bad = path.join(dir, 'bad.tar.gz');
+      makeArchive(good, [{ name: 'pkg/a.txt', data: 'hello' }]);
+      makeArchive(bad, [{ name: '../escape.txt', data: 'x' }]);
+      // A process of its own, as the executors run it (the TypeScript hook loaded, so the worker can load it too).
+      const script = `
+        const { extractArchiveInWorker } = require(${JSON.stringify(path.join(__dirname, 'worker.ts'))});
+        const { isMainThread } = require('node:worker_threads');
+        (async () => {
+          const hashes = new Map();
+          await extractArchiveInWorker(${JSON.stringify(good)}, ${JSON.stringify(path.join(dir, 'out'))}, undefined, { hashes });
+          const refused = await extractArchiveInWorker(${JSON.stringify(bad)}, ${JSON.stringify(path.join(dir, 'out-bad'))}).then(() => 'extracted', (e) => e.name + ': ' + e.message + ' | ' + e.hint);
+          console.log(JSON.stringify({ hashes: [...hashes].map(([p, h]) => [require('node:path').relative(${JSON.stringify(dir)}, p), h]), refused, isMainThread }));
+        })();`;
+      const out = JSON.parse(execFileSync(process.execPath, ['-r', path.resolve(__dirname, '../../../nx-plugin/bin/register.js'), '-e', script], { encoding: 'utf8' }));
+      expect(out.hashes).toEqual([['out/pkg/a.txt', createHash('sha256').update('hello').digest('hex')]]);
+      expect(out.refused).toMatch(/^PydepotError: refusing to extract .*bad\.tar\.gz: entry "\.\.\/escape\.txt" contains "\.\." \| the archive is damaged or hostile/);
+      expect(existsSync(path.join(dir, 'escape.txt'))).toBe(false);
+    } finally {
+      cleanup();
+    }
+  });
+});
