@@ -20,31 +20,38 @@ export const CURRENT = 'current';
 export const CURRENT_FILE = 'current.json';
 
 export async function readCurrentVersion(envDir: string): Promise<string | undefined> {
-  try {
-    return (JSON.parse(readFileSync(path.join(envDir, CURRENT_FILE), 'utf8')) as { version: string }).version;
-  } catch {
-    return undefined;
-  }
+  return readPointers(envDir).version;
 }
 
 /** Both pointers name `version` (the link only where the share has links: `noLinks`, or no link at all when unknown). */
 export async function isCurrent(envDir: string, version: string, noLinks?: boolean): Promise<boolean> {
-  const linkTarget = attempt(() => readlinkSync(path.join(envDir, CURRENT)));
-  const withoutLinks = process.platform === 'win32' || (noLinks ?? linkTarget === undefined);
-  return (await readCurrentVersion(envDir)) === version && (linkTarget === version || withoutLinks);
+  return pointersAgree(readPointers(envDir), version, noLinks);
+}
+
+/** current.json (its text and the version it names) and where the `current` link points, each read once. */
+function readPointers(envDir: string): { text?: string; version?: string; link?: string } {
+  const text = attempt(() => readFileSync(path.join(envDir, CURRENT_FILE), 'utf8'));
+  const version = text === undefined ? undefined : attempt(() => (JSON.parse(text) as { version: string }).version);
+  return { text, version, link: attempt(() => readlinkSync(path.join(envDir, CURRENT))) };
+}
+
+function pointersAgree(pointers: { version?: string; link?: string }, version: string, noLinks?: boolean): boolean {
+  const withoutLinks = process.platform === 'win32' || (noLinks ?? pointers.link === undefined);
+  return pointers.version === version && (pointers.link === version || withoutLinks);
 }
 
 /**
  * The preconditions of publish's fast path that do not depend on which
  * version is being published: a version is current (both pointers agree),
  * its manifest is there, no publish holds the lock, and the runtime it runs
- * on matches its file index (the quick check). Returns that version and the
- * manifest's runtime, or undefined when a publish would have work to do
+ * on matches its file index (the quick check). Returns that version, the
+ * manifest's runtime and current.json's text, or undefined when a publish would have work to do
  * whatever it publishes.
  */
-export async function currentIntact(envDir: string, depot: string, runtimeChecks?: Map<string, Promise<boolean>>): Promise<{ version: string; runtime?: string } | undefined> {
-  const version = await readCurrentVersion(envDir);
-  if (typeof version !== 'string' || !(await isCurrent(envDir, version))) return undefined;
+export async function currentIntact(envDir: string, depot: string, runtimeChecks?: Map<string, Promise<boolean>>): Promise<{ version: string; runtime?: string; pointer: string } | undefined> {
+  const pointers = readPointers(envDir);
+  const version = pointers.version;
+  if (typeof version !== 'string' || !pointersAgree(pointers, version)) return undefined;
   if (await exists(path.join(envDir, LOCK_FILE))) return undefined;
   let runtime: string | undefined;
   try {
@@ -53,7 +60,7 @@ export async function currentIntact(envDir: string, depot: string, runtimeChecks
     return undefined;
   }
   if (runtime !== undefined && !(await runtimeIntact(depot, runtime, runtimeChecks))) return undefined;
-  return { version, runtime };
+  return { version, runtime, pointer: pointers.text! };
 }
 
 /**
@@ -76,8 +83,8 @@ export async function currentStateKey(envDir: string, depot: string, runtimeChec
     const st = attempt(() => lstatSync(path.join(envDir, f), { bigint: true }));
     return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '-';
   });
-  const text = attempt(() => readFileSync(path.join(envDir, CURRENT_FILE), 'utf8')) ?? '';
-  return createHash('sha256').update(JSON.stringify([path.resolve(envDir), current, stats, text])).digest('hex');
+  // `current` carries current.json's text as read for the check: the pointers are read once.
+  return createHash('sha256').update(JSON.stringify([path.resolve(envDir), current, stats])).digest('hex');
 }
 
 /**

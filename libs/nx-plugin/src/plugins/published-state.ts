@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import type { NxJsonConfiguration } from '@nx/devkit';
 import { readSpecLeniently } from '../../../core/src/model/declared';
-import { declaredPlatforms, isForeign, platformFolder, TargetPlatform } from '../../../core/src/model/platform';
+import { declaredPlatforms, isForeign, TargetPlatform } from '../../../core/src/model/platform';
+import type { EnvironmentSpec } from '../../../core/src/model/environment';
 import environmentSchema from '../../../core/src/model/environment.schema.json';
-import type { FoundSpec } from './runtime-identities';
+import { pydepotVariable, type FoundSpec } from './runtime-identities';
 
 /*
  * Publish from Nx's cache (docs/ARCHITECTURE.md, "Publish from the cache").
@@ -26,7 +27,7 @@ import type { FoundSpec } from './runtime-identities';
 
 /** The environment variable that carries an environment's depot state: PYDEPOT_PUBLISHED_TOOL_0 (PYDEPOT_PUBLISHED_TOOL_0_WINDOWS). */
 export function publishedStateVariable(project: string, platform?: TargetPlatform): string {
-  return `PYDEPOT_PUBLISHED_${[project, ...(platform && isForeign(platform) ? [platform] : [])].join('_').toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
+  return pydepotVariable('PUBLISHED', [project, ...(platform && isForeign(platform) ? [platform] : [])].join('_'));
 }
 
 const PUBLISHER_KEYS = Object.keys(environmentSchema.properties.publish.properties);
@@ -62,14 +63,13 @@ export async function publishedStates(specs: FoundSpec[], options: PublishedStat
         }
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         core ??= { ...require('../../../core/src/publish/current-state'), ...require('../../../core/src/publish/depot') };
-        const depot = core.resolveDepot({ specDepot: publish.depot as string | undefined, workspaceDefault: options.depot, workspaceRoot: options.workspaceRoot, env });
+        // The depot as the publish executor resolves it (a foreign platform's target carries `platform`, the host's does not).
+        const { depot } = core.publisherSettings({ spec: { publish } as EnvironmentSpec, targetOptions: { depot: options.depot }, workspaceRoot: options.workspaceRoot, env, platform: isForeign(platform) ? platform : undefined });
         if (!path.isAbsolute(depot)) {
           out[variable] = never; // a URL: not a folder publisher's depot
           return;
         }
-        // As the executors resolve it: a foreign platform's target carries `platform`, the host's does not.
-        const folder = isForeign(platform) ? platformFolder(depot, platform, path.join) : depot;
-        out[variable] = (await core.currentStateKey(path.join(folder, name), folder, runtimeChecks)) ?? never;
+        out[variable] = (await core.currentStateKey(path.join(depot, name), depot, runtimeChecks)) ?? never;
       }),
     ),
   );

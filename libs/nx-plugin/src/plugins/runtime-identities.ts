@@ -14,7 +14,12 @@ import { declaredPlatforms } from '../../../core/src/model/platform';
 
 /** The environment variable that carries a runtime project's identity: PYDEPOT_RUNTIME_PYTHON_3_12. */
 export function runtimeIdentityVariable(project: string): string {
-  return `PYDEPOT_RUNTIME_${project.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
+  return pydepotVariable('RUNTIME', project);
+}
+
+/** An environment variable the plugin's preTasksExecution sets for Nx to hash: PYDEPOT_<KIND>_<NAME>, the name upper-cased, other characters as `_`. */
+export function pydepotVariable(kind: string, name: string): string {
+  return `PYDEPOT_${kind}_${name.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
 }
 
 /** An environment spec under environments/, read leniently (as the plugin reads it): its file, its project name and its JSON. */
