@@ -5,9 +5,10 @@
 'use strict';
 require('./bin/register');
 
-const NAMES = ['runtime', 'unpack', 'ensurepip', 'venv', 'install', 'publish', 'verify', 'rollback', 'lock', 'build-wheel', 'wheelhouse'];
+const NAMES = ['runtime', 'unpack', 'ensurepip', 'venv', 'install', 'publish', 'stage', 'verify', 'rollback', 'lock', 'build-wheel', 'wheelhouse'];
 for (const name of NAMES) {
   Object.defineProperty(module.exports, name, { enumerable: true, get: () => require(`./src/executors/${name}/executor.ts`).default });
 }
 // Batch implementations (executors.json "batchImplementation"): several tasks in one process.
 Object.defineProperty(module.exports, 'publishBatch', { enumerable: false, get: () => require('./src/executors/publish/executor.ts').batch });
+Object.defineProperty(module.exports, 'stageBatch', { enumerable: false, get: () => require('./src/executors/stage/executor.ts').batch });

@@ -84,6 +84,8 @@ describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
     expect(tasks['python-3.11:runtime']).toMatch(/cache/);
     expect(tasks['cli-tools:install']).toBe('');
     expect(readdirSync(path.join(depot, 'cli-tools')).filter((n) => /^[0-9a-f]{16}$/.test(n))).toHaveLength(2);
+    // install and publish ran in one process: Nx started one batch of the stage executor, not a process per stage.
+    expect(run.out.match(/Running \d+ tasks? with @pydepot\/nx-plugin:stage/g)).toHaveLength(1);
 
     git(ws, 'commit', '-qam', 'cli-tools: add colorama');
     const affected = nx(ws, 'show', 'projects', '--affected', '--base=HEAD~1', '--head=HEAD');
@@ -123,6 +125,21 @@ describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
       expect(exec(path.join(ws, 'dist/hand-depot/hand-tool/current/bin/hand-tool'))).toBe('hand-tool 2.0.0\n');
     } finally {
       rmSync(root, { recursive: true });
+    }
+  });
+
+  it("checks a stage target's options against that stage: an install option on publish stops it, named, with nothing published", () => {
+    // A project.json beside the spec configures the inferred publish target (Nx merges the two).
+    const file = path.join(ws, 'environments/cli-tools/project.json');
+    writeFileSync(file, JSON.stringify({ targets: { publish: { options: { installer: 'uv' } } } }));
+    const before = snapshot(depot);
+    try {
+      const run = nx(ws, 'run', 'cli-tools:publish');
+      expect(run.status).not.toBe(0);
+      expect(run.out).toContain('target cli-tools:publish sets "installer", which the publish stage does not take');
+      expect(snapshot(depot)).toEqual(before);
+    } finally {
+      rmSync(file);
     }
   });
 

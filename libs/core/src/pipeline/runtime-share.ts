@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar';
 import { EXTRACT_LIMITS, extractArchive } from '../extract/extract';
 import { siblingTempPath } from '../fs/atomic';
 import { hashIndex, indexTree } from '../fs/tree';
@@ -44,6 +43,8 @@ export async function shareRuntime(root: string, id: string, store: BlobStore, l
     const head = await fetch(blobUrl(store, id), { method: 'GET', headers: headers(store), signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
     await head?.body?.cancel();
     if (head?.status === 200) return;
+    // tar loads on first use: most processes that import this module never upload.
+    const tar = require('tar') as typeof import('tar');
     await tar.c({ gzip: { level: 1 }, cwd: root, file: archive, portable: true }, ['.']);
     const size = (await fs.stat(archive)).size;
     const response = await fetch(blobUrl(store, id), {

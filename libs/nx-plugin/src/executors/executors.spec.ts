@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
 import publish from './publish/executor';
+import stage from './stage/executor';
 import unpack from './unpack/executor';
 import { batchOf, runExecutor } from '../utils/run-executor';
 
@@ -75,6 +76,34 @@ describe('executors', () => {
   });
 });
 
+describe('the stage executor (every inferred venv, install and publish target)', () => {
+  let errors: string[] = [];
+  beforeEach(() => {
+    errors = [];
+    jest.spyOn(console, 'error').mockImplementation((m: string) => void errors.push(m));
+    jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  it('runs the stage its option names, as that executor does', async () => {
+    const { dir, cleanup } = testdir({ 'environments/tool/environment.json': JSON.stringify({ python: '3.12' }) });
+    try {
+      expect(await stage({ stage: 'publish' }, { ...contextFor(dir, 'tool'), targetName: 'publish' })).toEqual({ success: false });
+      expect(errors.join('\n')).toMatch(/pydepot publish failed for tool:[^]*cannot read .*dist\/pydepot\/tool\/install\/pydepot.json/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("refuses an option of another stage (which Nx's check against the union cannot see), naming the target and the option", async () => {
+    expect(await stage({ stage: 'publish', installer: 'uv', depot: 'dist/depot' }, { ...contextFor('/ws', 'tool'), targetName: 'publish' })).toEqual({ success: false });
+    expect(errors.join('\n')).toContain('target tool:publish sets "installer", which the publish stage does not take');
+    expect(errors.join('\n')).toContain("remove it from the target's options");
+    expect(await stage({ stage: 'build' as never }, { ...contextFor('/ws', 'tool'), targetName: 'venv' })).toEqual({ success: false });
+    expect(errors.join('\n')).toContain('target tool:venv has "stage": "build"; it must be one of "venv", "install", "publish"');
+  });
+});
+
 describe('batched executors (Nx batch mode: several tasks in one process)', () => {
   it('run every task of the batch, two at a time, each with its own project context and its own output', async () => {
     let running = 0;
@@ -100,6 +129,37 @@ describe('batched executors (Nx batch mode: several tasks in one process)', () =
       expect(most).toBe(2);
       // Printed whole, under each task's heading (Nx reports a batch of several tasks as one).
       expect(write.mock.calls.map((c) => String(c[0])).join('')).toContain('\n> nx run c:publish\n\npydepot fake c: working on c\n');
+    } finally {
+      write.mockRestore();
+    }
+  });
+
+  it("run each task after the batch's tasks it depends on, and skip the dependents of a failure", async () => {
+    const order: string[] = [];
+    const fake = (options: { fail?: boolean }, context: ExecutorContext) =>
+      runExecutor('fake', {}, context, async () => {
+        const id = `${context.projectName}:${context.targetName}`;
+        order.push(`start ${id}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        order.push(`end ${id}`);
+        if (options.fail) throw new Error(`${id} broke`);
+      });
+    const ids = ['a:venv', 'a:install', 'a:publish', 'b:venv', 'b:install', 'b:publish'];
+    // Listed dependents first: the order of the batch's tasks is not the order they run in.
+    const tasks = Object.fromEntries([...ids].reverse().map((id) => [id, { id, target: { project: id.split(':')[0], target: id.split(':')[1] }, overrides: {}, outputs: [] }]));
+    const edge = (id: string) => [{ id }];
+    // b:venv also depends on a task outside the batch (complete before Nx starts it).
+    const dependencies = { 'a:venv': [], 'a:install': edge('a:venv'), 'a:publish': edge('a:install'), 'b:venv': edge('python-3.12:runtime'), 'b:install': edge('b:venv'), 'b:publish': edge('b:install') };
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      const results = await batchOf(fake)({ tasks, dependencies, roots: ['a:venv', 'b:venv'] } as never, { ...Object.fromEntries(ids.map((id) => [id, {}])), 'b:install': { fail: true } }, {}, contextFor('/ws', 'a'));
+      for (const [before, after] of [['a:venv', 'a:install'], ['a:install', 'a:publish'], ['b:venv', 'b:install']]) {
+        expect(order.indexOf(`end ${before}`)).toBeLessThan(order.indexOf(`start ${after}`));
+      }
+      expect(results['a:publish'].success).toBe(true);
+      expect(results['b:install'].success).toBe(false);
+      expect(results['b:publish']).toEqual({ success: false, status: 'skipped', terminalOutput: '' });
+      expect(order).not.toContain('start b:publish');
     } finally {
       write.mockRestore();
     }

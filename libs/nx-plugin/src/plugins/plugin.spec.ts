@@ -63,7 +63,7 @@ describe('pydepot inference plugin', () => {
       expect(Object.keys(both)).toEqual(expect.arrayContaining(['venv', 'install', 'publish', 'venv-windows', 'install-windows', 'publish-windows', 'verify-windows', 'rollback-windows']));
       expect(both.publish.dependsOn).toEqual(['install', 'publish-windows']);
       expect(both.verify.dependsOn).toEqual(['verify-windows']);
-      expect(both['venv-windows'].options).toEqual({ environment: 'environments/both/environment.json', buildDir: 'dist/pydepot/windows', platform: 'windows', runtime: 'dist/pydepot/windows/_runtimes/python-3.11-windows.json', outputPath: 'dist/pydepot/windows/both/venv', delta: true });
+      expect(both['venv-windows'].options).toEqual({ stage: 'venv', environment: 'environments/both/environment.json', buildDir: 'dist/pydepot/windows', platform: 'windows', runtime: 'dist/pydepot/windows/_runtimes/python-3.11-windows.json', outputPath: 'dist/pydepot/windows/both/venv', delta: true });
       expect(both['venv-windows'].dependsOn).toEqual([{ projects: ['python-3.11-windows'], target: 'runtime' }]);
       expect(both['venv-windows'].inputs).toContainEqual({ env: 'PYDEPOT_RUNTIME_PYTHON_3_11_WINDOWS' });
       expect(both['venv-windows'].inputs).not.toContainEqual({ env: 'PYDEPOT_RUNTIME_PYTHON_3_11' });
@@ -117,7 +117,9 @@ describe('pydepot inference plugin', () => {
   it('takes target names as options', async () => {
     const results = await createNodes(['environments/a/environment.json'], { publishTargetName: 'deploy', verifyTargetName: 'smoke' }, context);
     const targets = results[0][1].projects!['environments/a'].targets!;
-    expect(targets.deploy.executor).toBe('@pydepot/nx-plugin:publish');
+    // One executor for the stage chain (Nx runs it in one batch process); the option names the stage.
+    expect(targets.deploy.executor).toBe('@pydepot/nx-plugin:stage');
+    expect(targets.deploy.options.stage).toBe('publish');
     // verify checks what is current: it never builds or publishes first (that could undo a rollback).
     expect(targets.smoke.dependsOn).toBeUndefined();
   });

@@ -15,6 +15,7 @@ import { declaredEnvironment, DeclaredRuntime, PythonSources, runtimeForPlatform
 import { hostTargetPlatform, isForeign, platformFolder, TargetPlatform } from '../../../core/src/model/platform';
 import { MANIFEST_FILE } from '../../../core/src/environment/manifest';
 import { DEFAULT_BUILD_DIR, DEFAULT_DEPOT, DEFAULT_WHEEL_DIR, DEFAULT_WHEELHOUSE_DIR, runtimeManifestPath, stagePath, StageTarget } from '../utils/paths';
+import { EXECUTORS, STAGE_EXECUTOR } from './executor-names';
 import { probeRemoteCache } from './remote-cache';
 import { publishedStates, publishedStateVariable } from './published-state';
 import { environmentSpecs, runtimeIdentities, runtimeIdentityVariable } from './runtime-identities';
@@ -51,7 +52,6 @@ export const ENVIRONMENT_GLOB = 'environments/**/environment.json';
 /** In-repo Python packages: each becomes a project with a build-wheel target. */
 export const PYTHON_PACKAGE_GLOB = 'libs/python/*/pyproject.toml';
 const PROJECT_GLOB = `{${ENVIRONMENT_GLOB},${PYTHON_PACKAGE_GLOB}}`;
-const EXECUTORS = '@pydepot/nx-plugin';
 /** Files of a project that its dependents' builds read (`^pydepot-source` in their inputs). */
 const SOURCE_INPUT = 'pydepot-source';
 /**
@@ -198,8 +198,8 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
   const build: Record<string, TargetConfiguration> = buildBase
     ? {
         [options.venvTargetName]: {
-          executor: `${EXECUTORS}:venv`,
-          options: { ...common, inputPath: stagePath(buildBase, 'install', options.buildDir), outputPath: stage('venv'), delta: true },
+          executor: STAGE_EXECUTOR,
+          options: { stage: 'venv', ...common, inputPath: stagePath(buildBase, 'install', options.buildDir), outputPath: stage('venv'), delta: true },
           dependsOn: [{ projects: [buildBase], target: options.installTargetName }],
           cache: true,
           inputs: [...pythonInputs, dependencySources],
@@ -298,8 +298,8 @@ function createEnvironmentProject(specFile: string, options: Normalized, context
 /** The venv target on a runtime (every platform's: the host's and `venv-<platform>`). */
 function runtimeVenvTarget(common: Record<string, unknown>, outputPath: string, runtime: DeclaredRuntime | undefined, options: Normalized, inputs: unknown[], description: string): TargetConfiguration {
   return {
-    executor: `${EXECUTORS}:venv`,
-    options: { ...common, outputPath, delta: true },
+    executor: STAGE_EXECUTOR,
+    options: { stage: 'venv', ...common, outputPath, delta: true },
     dependsOn: runtime ? [{ projects: [runtime.project], target: options.runtimeTargetName }] : [],
     cache: true,
     // The spec's layout, name and description shape this stage.
@@ -312,8 +312,8 @@ function runtimeVenvTarget(common: Record<string, unknown>, outputPath: string, 
 /** The install target (every platform's): after its venv and the in-repo packages' wheels. */
 function installTarget(common: Record<string, unknown>, inputPath: string, outputPath: string, venvTarget: string, options: Normalized, inputs: unknown[], description: string): TargetConfiguration {
   return {
-    executor: `${EXECUTORS}:install`,
-    options: { ...common, inputPath, outputPath, delta: true },
+    executor: STAGE_EXECUTOR,
+    options: { stage: 'install', ...common, inputPath, outputPath, delta: true },
     dependsOn: [venvTarget, { dependencies: true, target: options.buildWheelTargetName }],
     cache: true,
     // The spec, its requirements files, its locks and any local wheels: everything in the folder.
@@ -402,8 +402,8 @@ function platformTargets(
  */
 function publishTarget(project: string, platform: TargetPlatform | undefined, targetOptions: Record<string, unknown>, installTarget: string, inputs: unknown[], description: string): TargetConfiguration {
   return {
-    executor: `${EXECUTORS}:publish`,
-    options: targetOptions,
+    executor: STAGE_EXECUTOR,
+    options: { stage: 'publish', ...targetOptions },
     dependsOn: [installTarget],
     cache: true,
     inputs: [...inputs, '{projectRoot}/**/*', { env: publishedStateVariable(project, platform) }, { dependentTasksOutputFiles: `**/${MANIFEST_FILE}` }] as TargetConfiguration['inputs'],

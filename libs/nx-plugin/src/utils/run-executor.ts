@@ -115,33 +115,72 @@ function print(stream: 'out' | 'err', line: string): void {
   else console.error(line);
 }
 
+/** What a batch reports of each task: a skipped one (a dependency in the batch failed) never ran. */
+export interface BatchResult {
+  success: boolean;
+  status?: 'skipped';
+  terminalOutput: string;
+}
+
 /**
  * Nx's batch protocol for an executor (`batchImplementation` with
  * `preferBatch` in executors.json): the tasks of one run that use it execute
- * in one process instead of one forked Node process each, two at a time, and
- * each task's output is reported as its own terminal output. For publish,
- * whose tasks are never cached, that fork was most of a fully cached run.
+ * in one process instead of one forked Node process each, `NX_PARALLEL` (2
+ * unless set) at a time, each after the tasks of the batch it depends on
+ * (an environment's venv → install → publish); a task whose dependency
+ * failed is reported skipped, as Nx reports it outside a batch. Each task's
+ * output is reported as its own terminal output.
  */
-export function batchOf<O>(executor: (options: O, context: ExecutorContext) => Promise<{ success: boolean }>, concurrency = 2) {
-  return async (taskGraph: TaskGraph, inputs: Record<string, O>, _overrides: unknown, context: ExecutorContext): Promise<Record<string, { success: boolean; terminalOutput: string }>> => {
-    const tasks = Object.values(taskGraph.tasks);
-    const results: Record<string, { success: boolean; terminalOutput: string }> = {};
-    let next = 0;
-    const worker = async () => {
-      while (next < tasks.length) {
-        const task = tasks[next++];
-        const lines: string[] = [];
-        const { success } = await taskOutput.run(lines, () =>
-          executor(inputs[task.id], { ...context, projectName: task.target.project, targetName: task.target.target, configurationName: task.target.configuration }),
+export function batchOf<O>(executor: (options: O, context: ExecutorContext) => Promise<{ success: boolean }>, concurrency = Math.max(1, Number(process.env.NX_PARALLEL) || 2)) {
+  return async (taskGraph: TaskGraph, inputs: Record<string, O>, _overrides: unknown, context: ExecutorContext): Promise<Record<string, BatchResult>> => {
+    const ids = Object.keys(taskGraph.tasks);
+    // Edges to tasks outside the batch are complete before Nx starts it.
+    const within = (id: string) => (taskGraph.dependencies[id] ?? []).map((edge) => (typeof edge === 'string' ? edge : edge.id)).filter((dep) => dep in taskGraph.tasks);
+    const results: Record<string, BatchResult> = {};
+    const started = new Set<string>();
+    const runOne = async (id: string) => {
+      const task = taskGraph.tasks[id];
+      const lines: string[] = [];
+      const success = await taskOutput
+        .run(lines, () => executor(inputs[id], { ...context, projectName: task.target.project, targetName: task.target.target, configurationName: task.target.configuration }))
+        .then(
+          (result) => result.success,
+          (error: unknown) => (lines.push(`pydepot: ${id} failed: ${formatError(error)}`), false),
         );
-        const terminalOutput = lines.length ? `${lines.join('\n')}\n` : '';
-        // Nx heads a batch of one task itself; a bigger batch is reported as a whole, so each task's
-        // output is printed in one piece under its own heading.
-        process.stdout.write(tasks.length > 1 ? `\n> nx run ${task.id}\n\n${terminalOutput}` : terminalOutput);
-        results[task.id] = { success, terminalOutput };
-      }
+      const terminalOutput = lines.length ? `${lines.join('\n')}\n` : '';
+      // Nx heads a batch of one task itself; a bigger batch is reported as a whole, so each task's
+      // output is printed in one piece under its own heading.
+      process.stdout.write(ids.length > 1 ? `\n> nx run ${id}\n\n${terminalOutput}` : terminalOutput);
+      results[id] = { success, terminalOutput };
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, tasks.length) }, worker));
+    await new Promise<void>((resolve) => {
+      let running = 0;
+      const pump = () => {
+        for (let changed = true; changed; ) {
+          changed = false;
+          for (const id of ids) {
+            if (started.has(id)) continue;
+            const deps = within(id);
+            if (deps.some((dep) => results[dep] && !results[dep].success)) {
+              started.add(id);
+              results[id] = { success: false, status: 'skipped', terminalOutput: '' };
+              changed = true;
+            } else if (running < concurrency && deps.every((dep) => results[dep]?.success)) {
+              started.add(id);
+              running++;
+              void runOne(id).finally(() => {
+                running--;
+                pump();
+              });
+            }
+          }
+        }
+        if (running === 0) resolve();
+      };
+      pump();
+    });
+    // Nothing is left unreported (Nx would run a task the batch did not report in another wave).
+    for (const id of ids) results[id] ??= { success: false, status: 'skipped', terminalOutput: '' };
     return results;
   };
 }
