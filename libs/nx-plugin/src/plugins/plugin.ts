@@ -1,13 +1,8 @@
-import {
-  createNodesFromFiles,
-  DependencyType,
-  type CreateDependencies,
-  type CreateNodesContextV2,
-  type RawProjectGraphDependency,
-  type CreateNodesV2,
-  type PreTasksExecution,
-  type TargetConfiguration,
-} from '@nx/devkit';
+import type { CreateDependencies, CreateNodesContextV2, RawProjectGraphDependency, CreateNodesV2, PreTasksExecution, TargetConfiguration } from '@nx/devkit';
+// The two values the plugin uses, from the modules of Nx that define them (and @nx/devkit re-exports): the
+// plugin loads in every Nx command, and @nx/devkit's index costs ~45 ms more there (its generator helpers).
+import { DependencyType } from 'nx/src/config/project-graph';
+import { createNodesFromFiles } from 'nx/src/project-graph/plugins/utils';
 import * as path from 'node:path';
 // A narrow import (not @pydepot/core's index): the plugin loads on every Nx command.
 import { declaredBase, declaredRequirementNames, normalizeName, readPyproject, requirementName } from '../../../core/src/library/pyproject';
