@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { EXTRACT_LIMITS, extractArchive } from '../extract/extract';
+import { EXTRACT_LIMITS } from '../extract/extract';
+import { extractArchiveInWorker } from '../extract/worker';
 import { siblingTempPath } from '../fs/atomic';
 import { hashIndex, indexTree } from '../fs/tree';
 import { METADATA_FILES } from '../environment/manifest';
@@ -81,9 +82,10 @@ export async function fetchRuntime(root: string, id: string, contentHash: string
     }
     if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
     await pipeline(Readable.fromWeb(response.body as never), createWriteStream(archive));
-    // Each file hashed as it is written: the check below reads nothing twice.
+    // Each file hashed as it is written: the check below reads nothing twice. On a worker thread of its own:
+    // a fresh clone's publish batch fetches its runtimes side by side, and one thread would serialise them.
     const hashes = new Map<string, string>();
-    await extractArchive(archive, tmp, EXTRACT_LIMITS, { hashes });
+    await extractArchiveInWorker(archive, tmp, EXTRACT_LIMITS, { hashes });
     const entries = await indexTree(tmp, (rel) => !METADATA_FILES.has(rel), undefined, hashes);
     const got = hashIndex(entries);
     if (got !== contentHash) throw new Error(`its content hash is ${got.slice(0, 16)}, the manifest says ${contentHash.slice(0, 16)}`);

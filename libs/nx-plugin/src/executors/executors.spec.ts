@@ -122,7 +122,8 @@ describe('batched executors (Nx batch mode: several tasks in one process)', () =
     try {
       const results = await batchOf(fake)({ tasks, dependencies: {}, roots: Object.keys(tasks) } as never, { 'a:publish': {}, 'b:publish': { fail: true }, 'c:publish': {} }, {}, contextFor('/ws', 'a'));
       expect(Object.keys(results).sort()).toEqual(['a:publish', 'b:publish', 'c:publish']);
-      expect(results['a:publish']).toEqual({ success: true, terminalOutput: 'pydepot fake a: working on a\n' });
+      expect(results['a:publish']).toMatchObject({ success: true, terminalOutput: 'pydepot fake a: working on a\n' });
+      expect(results['a:publish'].endTime!).toBeGreaterThanOrEqual(results['a:publish'].startTime! + 15);
       expect(results['b:publish'].success).toBe(false);
       expect(results['b:publish'].terminalOutput).toContain('pydepot fake failed for b:\ninternal error: Error: b broke');
       expect(results['c:publish'].terminalOutput).not.toContain(' a:');

@@ -120,6 +120,9 @@ export interface BatchResult {
   success: boolean;
   status?: 'skipped';
   terminalOutput: string;
+  /** When the task ran (ms since the epoch): Nx's run summary and task timings read them. */
+  startTime?: number;
+  endTime?: number;
 }
 
 /**
@@ -141,6 +144,7 @@ export function batchOf<O>(executor: (options: O, context: ExecutorContext) => P
     const runOne = async (id: string) => {
       const task = taskGraph.tasks[id];
       const lines: string[] = [];
+      const startTime = Date.now();
       const success = await taskOutput
         .run(lines, () => executor(inputs[id], { ...context, projectName: task.target.project, targetName: task.target.target, configurationName: task.target.configuration }))
         .then(
@@ -151,7 +155,7 @@ export function batchOf<O>(executor: (options: O, context: ExecutorContext) => P
       // Nx heads a batch of one task itself; a bigger batch is reported as a whole, so each task's
       // output is printed in one piece under its own heading.
       process.stdout.write(ids.length > 1 ? `\n> nx run ${id}\n\n${terminalOutput}` : terminalOutput);
-      results[id] = { success, terminalOutput };
+      results[id] = { success, terminalOutput, startTime, endTime: Date.now() };
     };
     await new Promise<void>((resolve) => {
       let running = 0;
