@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { makeWheel, testdir } from '../testing';
-import { exec, git, grepText, makeWorkspace, nx, REPO, snapshot, taskLines } from './helpers';
+import { exec, git, grepText, makeWorkspace, nx, nxWith, REPO, snapshot, taskLines } from './helpers';
 
 jest.setTimeout(600_000);
 
@@ -134,9 +134,12 @@ describe('the Nx workspace end to end (real CPython, real pip, PyPI)', () => {
     writeFileSync(file, JSON.stringify({ targets: { publish: { options: { installer: 'uv' } } } }));
     const before = snapshot(depot);
     try {
-      const run = nx(ws, 'run', 'cli-tools:publish');
-      expect(run.status).not.toBe(0);
-      expect(run.out).toContain('target cli-tools:publish sets "installer", which the publish stage does not take');
+      // In a batch (the default) and with batching off (each task through the executor's own implementation).
+      for (const env of [{}, { NX_BATCH_MODE: 'false' }]) {
+        const run = nxWith(env, ws, 'run', 'cli-tools:publish');
+        expect(run.status).not.toBe(0);
+        expect(run.out).toContain('target cli-tools:publish sets "installer", which the publish stage does not take');
+      }
       expect(snapshot(depot)).toEqual(before);
     } finally {
       rmSync(file);

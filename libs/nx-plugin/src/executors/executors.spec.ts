@@ -20,14 +20,20 @@ function contextFor(root: string, project: string): ExecutorContext {
   } as ExecutorContext;
 }
 
-describe('executors', () => {
-  let errors: string[] = [];
+/** What the executors print as errors, captured per test (and nothing printed as output). */
+function captureErrors(): string[] {
+  const errors: string[] = [];
   beforeEach(() => {
-    errors = [];
+    errors.length = 0;
     jest.spyOn(console, 'error').mockImplementation((m: string) => void errors.push(m));
     jest.spyOn(console, 'log').mockImplementation(() => undefined);
   });
   afterEach(() => jest.restoreAllMocks());
+  return errors;
+}
+
+describe('executors', () => {
+  const errors = captureErrors();
 
   it('turn a malformed spec into success: false and a message naming the file and the field', async () => {
     const { dir, cleanup } = testdir({ 'environments/broken/environment.json': JSON.stringify({ python: '3.12', packages: [42] }) });
@@ -77,13 +83,7 @@ describe('executors', () => {
 });
 
 describe('the stage executor (every inferred venv, install and publish target)', () => {
-  let errors: string[] = [];
-  beforeEach(() => {
-    errors = [];
-    jest.spyOn(console, 'error').mockImplementation((m: string) => void errors.push(m));
-    jest.spyOn(console, 'log').mockImplementation(() => undefined);
-  });
-  afterEach(() => jest.restoreAllMocks());
+  const errors = captureErrors();
 
   it('runs the stage its option names, as that executor does', async () => {
     const { dir, cleanup } = testdir({ 'environments/tool/environment.json': JSON.stringify({ python: '3.12' }) });
