@@ -5,7 +5,7 @@ import { testdir } from '../../../../tools/testing';
 import publish from './publish/executor';
 import stage from './stage/executor';
 import unpack from './unpack/executor';
-import { batchOf, runExecutor } from '../utils/run-executor';
+import { batchConcurrency, batchOf, runExecutor } from '../utils/run-executor';
 
 function contextFor(root: string, project: string): ExecutorContext {
   return {
@@ -133,6 +133,13 @@ describe('batched executors (Nx batch mode: several tasks in one process)', () =
     } finally {
       write.mockRestore();
     }
+  });
+
+  it("run NX_PARALLEL tasks at once when it is set, else Nx's default of 3 (fewer on fewer cores)", () => {
+    expect(batchConcurrency({ NX_PARALLEL: '6' }, 2)).toBe(6);
+    expect(batchConcurrency({}, 16)).toBe(3);
+    expect(batchConcurrency({}, 2)).toBe(2);
+    expect(batchConcurrency({ NX_PARALLEL: 'lots' }, 1)).toBe(1);
   });
 
   it("run each task after the batch's tasks it depends on, and skip the dependents of a failure", async () => {

@@ -1,5 +1,6 @@
 import type { ExecutorContext, TaskGraph } from '@nx/devkit';
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { cacheDir, ensureRuntime, EnvironmentSpec, fetchRuntime, formatError, loadEnvironmentSpec, maskCredentials, materializeStage, readRuntimeManifest, resolveDistribution, RuntimeManifest } from '@pydepot/core';
@@ -115,6 +116,17 @@ function print(stream: 'out' | 'err', line: string): void {
   else console.error(line);
 }
 
+/**
+ * Tasks of a batch run at once: NX_PARALLEL when set (Nx reads it too; its
+ * `--parallel` flag does not reach a batch process), else Nx's own default
+ * of 3, or the number of cores when fewer: the stages' own work (hashing,
+ * packing) shares the process's one thread.
+ */
+export function batchConcurrency(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): number {
+  const set = Number(env.NX_PARALLEL);
+  return Number.isInteger(set) && set > 0 ? set : Math.max(1, Math.min(3, cores));
+}
+
 /** What a batch reports of each task: a skipped one (a dependency in the batch failed) never ran. */
 export interface BatchResult {
   success: boolean;
@@ -128,13 +140,13 @@ export interface BatchResult {
 /**
  * Nx's batch protocol for an executor (`batchImplementation` with
  * `preferBatch` in executors.json): the tasks of one run that use it execute
- * in one process instead of one forked Node process each, `NX_PARALLEL` (2
- * unless set) at a time, each after the tasks of the batch it depends on
- * (an environment's venv → install → publish); a task whose dependency
- * failed is reported skipped, as Nx reports it outside a batch. Each task's
- * output is reported as its own terminal output.
+ * in one process instead of one forked Node process each, each after the
+ * tasks of the batch it depends on (an environment's venv → install →
+ * publish); a task whose dependency failed is reported skipped, as Nx
+ * reports it outside a batch. Each task's output is reported as its own
+ * terminal output. How many run at once: `batchConcurrency()`.
  */
-export function batchOf<O>(executor: (options: O, context: ExecutorContext) => Promise<{ success: boolean }>, concurrency = Math.max(1, Number(process.env.NX_PARALLEL) || 2)) {
+export function batchOf<O>(executor: (options: O, context: ExecutorContext) => Promise<{ success: boolean }>, concurrency = batchConcurrency()) {
   return async (taskGraph: TaskGraph, inputs: Record<string, O>, _overrides: unknown, context: ExecutorContext): Promise<Record<string, BatchResult>> => {
     const ids = Object.keys(taskGraph.tasks);
     // Edges to tasks outside the batch are complete before Nx starts it.
