@@ -1,17 +1,20 @@
 import type { ExecutorContext } from '@nx/devkit';
 import { PydepotError } from '@pydepot/core';
 import { batchOf, runExecutor } from '../../utils/run-executor';
-import installExecutor from '../install/executor';
-import publishExecutor from '../publish/executor';
-import venvExecutor from '../venv/executor';
 import type { StageExecutorSchema } from './schema';
 
-/** The stages this executor runs, each as its own executor does, and the options each accepts (its schema.json). */
-const STAGES = {
-  venv: { run: venvExecutor, options: require('../venv/schema.json').properties },
-  install: { run: installExecutor, options: require('../install/schema.json').properties },
-  publish: { run: publishExecutor, options: require('../publish/schema.json').properties },
-} as const;
+type Executor = (options: never, context: ExecutorContext) => Promise<{ success: boolean }>;
+
+/**
+ * The stages, as sync-schemas.js declares them (its STAGES, written into this
+ * executor's schema.json as the enum of "stage"): each is the executor of
+ * that name, with the options its own schema.json lists.
+ */
+const STAGE_NAMES: string[] = require('./schema.json').properties.stage.enum;
+function stageOf(name: string): { run: Executor; options: Record<string, unknown> } | undefined {
+  if (!STAGE_NAMES.includes(name)) return undefined;
+  return { run: require(`../${name}/executor`).default, options: require(`../${name}/schema.json`).properties };
+}
 
 /**
  * An inferred stage target: the venv, install or publish executor, by
@@ -23,7 +26,7 @@ const STAGES = {
  */
 export default async function stageExecutor(options: StageExecutorSchema, context: ExecutorContext) {
   const { stage, ...rest } = options;
-  const chosen = STAGES[stage as keyof typeof STAGES] as (typeof STAGES)[keyof typeof STAGES] | undefined;
+  const chosen = stageOf(stage);
   const foreign = chosen ? Object.keys(rest).filter((key) => !Object.hasOwn(chosen.options, key)) : [];
   if (!chosen || foreign.length) {
     return runExecutor('stage', {}, context, async () => {
@@ -31,7 +34,7 @@ export default async function stageExecutor(options: StageExecutorSchema, contex
       throw new PydepotError(
         chosen
           ? `target ${target} sets ${foreign.map((k) => `"${k}"`).join(', ')}, which the ${stage} stage does not take`
-          : `target ${target} has "stage": ${JSON.stringify(stage)}; it must be one of ${Object.keys(STAGES).map((s) => `"${s}"`).join(', ')}`,
+          : `target ${target} has "stage": ${JSON.stringify(stage)}; it must be one of ${STAGE_NAMES.map((s) => `"${s}"`).join(', ')}`,
         { hint: chosen ? `remove it from the target's options (the ${stage} executor's schema.json lists what it takes)` : 'the inference plugin sets "stage": leave it out of project.json and nx.json targetDefaults' },
       );
     });
