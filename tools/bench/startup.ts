@@ -74,19 +74,22 @@ async function main(): Promise<void> {
       () => timeRun(base, ['-c', 'pass']),
     );
 
-    // The synced trees: pydepot's bytecode, and the same tree with timestamp bytecode.
+    // The synced trees: the whole depot (the environment and the runtime it runs on, as a VCS syncs them), with
+    // pydepot's bytecode, and the same depot with timestamp bytecode in the environment and the runtime alike.
+    const depot = path.join(dir, 'depot');
+    const environmentIn = (tree: string) => path.join(tree, path.relative(depot, published));
     const synced = path.join(dir, 'synced');
-    cpSync(published, synced, { recursive: true, verbatimSymlinks: true });
+    cpSync(depot, synced, { recursive: true, verbatimSymlinks: true });
     const stamped = path.join(dir, 'stamped');
-    cpSync(published, stamped, { recursive: true, verbatimSymlinks: true });
-    execFileSync(path.join(stamped, 'bin/python'), ['-m', 'compileall', '-q', '-f', '--invalidation-mode', 'timestamp', path.join(stamped, 'lib/python3.12')], { env });
+    cpSync(depot, stamped, { recursive: true, verbatimSymlinks: true });
+    execFileSync(path.join(environmentIn(stamped), 'bin/python'), ['-m', 'compileall', '-q', '-f', '--invalidation-mode', 'timestamp', stamped], { env });
     for (const tree of [synced, stamped]) resetMtimes(tree, '2026-01-01 12:00:00');
 
     // Writable first: does Python rewrite any bytecode?
     const importPip = ['-c', 'import pip._internal.cli.main, hello_tool, json, email.parser, http.client'];
     const rewritten = (tree: string) => {
       const before = pycState(tree);
-      timeRun(path.join(tree, 'bin/python'), importPip);
+      timeRun(path.join(environmentIn(tree), 'bin/python'), importPip);
       return before === pycState(tree) ? 'none' : 'some';
     };
     const rewrittenHash = rewritten(synced);
@@ -95,8 +98,8 @@ async function main(): Promise<void> {
     resetMtimes(stamped, '2026-01-02 12:00:00');
     for (const tree of [synced, stamped]) execFileSync('chmod', ['-R', 'a-w', tree]);
     const [hashMs, stampMs] = sideBySide(
-      () => timeRun(path.join(synced, 'bin/python'), importPip),
-      () => timeRun(path.join(stamped, 'bin/python'), importPip),
+      () => timeRun(path.join(environmentIn(synced), 'bin/python'), importPip),
+      () => timeRun(path.join(environmentIn(stamped), 'bin/python'), importPip),
     );
     for (const tree of [synced, stamped]) execFileSync('chmod', ['-R', 'u+w', tree]);
 
