@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { testdir } from '../../../../tools/testing';
 import { baseCycles, createDependencies, createNodesV2, pluginInputs, preTasksExecution } from './plugin';
 import { declaredRuntimes, environmentSpecs, runtimeIdentityVariable } from './runtime-identities';
-import { publishedStates, publishedStateVariable } from './published-state';
+import { publishedStates, publishedStateVariable, type PublishedStateOptions } from './published-state';
 import { DirectoryPublisher } from '../../../core/src/publish/directory';
 import { fakeManifest, writeFiles } from '../../../../tools/testing';
 
@@ -192,7 +192,14 @@ describe('pydepot inference plugin', () => {
       // Another depot by PYDEPOT_DEPOT: its own state (here: nothing published, so no key).
       expect((await states({ env: { PYDEPOT_DEPOT: path.join(dir, 'other') } }))[tool]).not.toBe(a[tool]);
       // Publish options on the command line, in nx.json targetDefaults, or a fault injected: not replayed.
-      for (const extra of [{ argv: ['node', 'nx', 'run', 'tool:publish', '--depot=/x'] }, { argv: ['nx', 'run-many', '-t', 'publish', '--keep-days', '2'] }, { nxJson: { targetDefaults: { publish: { options: { keep: 2 } } } } }, { nxJson: { targetDefaults: { '@pydepot/nx-plugin:stage': { options: { keep: 2 } } } } }, { env: { PYDEPOT_FAULT_KILL_AT: 'renamed' } }]) {
+      const overrides: Array<Partial<PublishedStateOptions>> = [
+        { argv: ['node', 'nx', 'run', 'tool:publish', '--depot=/x'] },
+        { argv: ['nx', 'run-many', '-t', 'publish', '--keep-days', '2'] },
+        { nxJson: { targetDefaults: { publish: { options: { keep: 2 } } } } },
+        { nxJson: { targetDefaults: { '@pydepot/nx-plugin:stage': { options: { keep: 2 } } } } },
+        { env: { PYDEPOT_FAULT_KILL_AT: 'renamed' } },
+      ];
+      for (const extra of overrides) {
         const once = await states(extra);
         expect([once[tool], (await states(extra))[tool]]).not.toContain(a[tool]);
         expect(once[tool]).not.toBe((await states(extra))[tool]);
