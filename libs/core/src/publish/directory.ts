@@ -549,14 +549,9 @@ export function leftoverOwner(name: string): string | undefined {
 
 /** Temp and trash folders of publishes that were killed (the lock guarantees none is live); true if there were any. */
 async function removeLeftovers(envDir: string, only?: string): Promise<boolean> {
-  // (A runtime's leftovers: its temp and fetch folders, a fetch's download, its trash; ids are long and distinct.)
-  const mine = (n: string) => only === undefined || n.includes(only);
-  const stale = (dir: string) =>
-    fs.readdir(dir).then(
-      (names) => names.filter((n) => (LEFTOVER.test(n) || n.startsWith('.trash-')) && mine(n)).map((n) => path.join(dir, n)),
-      () => [] as string[],
-    );
-  const found = await stale(envDir);
+  // `only`: one runtime's, in _runtimes (its temp and fetch folders, a fetch's download, its trash), by leftoverOwner.
+  const names = await fs.readdir(envDir).catch(() => [] as string[]);
+  const found = names.filter((n) => (only === undefined ? LEFTOVER.test(n) || n.startsWith('.trash-') : leftoverOwner(n) === only)).map((n) => path.join(envDir, n));
   await Promise.all(found.map((p) => fs.rm(p, { recursive: true, force: true })));
   return found.length > 0;
 }

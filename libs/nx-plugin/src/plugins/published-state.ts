@@ -5,7 +5,7 @@ import { readSpecLeniently } from '../../../core/src/model/declared';
 import { declaredPlatforms, isForeign, TargetPlatform } from '../../../core/src/model/platform';
 import type { EnvironmentSpec } from '../../../core/src/model/environment';
 import environmentSchema from '../../../core/src/model/environment.schema.json';
-import { STAGE_EXECUTOR } from './executor-names';
+import { EXECUTORS, STAGE_EXECUTOR } from './executor-names';
 import { pydepotVariable, type FoundSpec } from './runtime-identities';
 
 /*
@@ -82,7 +82,7 @@ function overriddenOutsideSpecs(options: PublishedStateOptions): boolean {
   const defaults = options.nxJson?.targetDefaults ?? {};
   const forPublish = Object.entries(defaults).some(
     ([key, value]) =>
-      (key === options.publishTargetName || key.startsWith(`${options.publishTargetName}-`) || key === '@pydepot/nx-plugin:publish' || key === STAGE_EXECUTOR) &&
+      (key === options.publishTargetName || key.startsWith(`${options.publishTargetName}-`) || key === `${EXECUTORS}:publish` || key === STAGE_EXECUTOR) &&
       [value].flat().some((entry) => entry && typeof entry === 'object' && ('options' in entry || 'configurations' in entry)),
   );
   const flags = new Set(PUBLISHER_KEYS.flatMap((k) => [`--${k}`, `--${kebab(k)}`]));

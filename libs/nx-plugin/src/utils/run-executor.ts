@@ -149,8 +149,8 @@ export interface BatchResult {
 export function batchOf<O>(executor: (options: O, context: ExecutorContext) => Promise<{ success: boolean }>, concurrency = batchConcurrency()) {
   return async (taskGraph: TaskGraph, inputs: Record<string, O>, _overrides: unknown, context: ExecutorContext): Promise<Record<string, BatchResult>> => {
     const ids = Object.keys(taskGraph.tasks);
-    // Edges to tasks outside the batch are complete before Nx starts it.
-    const within = (id: string) => (taskGraph.dependencies[id] ?? []).map((edge) => (typeof edge === 'string' ? edge : edge.id)).filter((dep) => dep in taskGraph.tasks);
+    // Each task's dependencies in the batch, read once (edges to tasks outside it are complete before Nx starts it).
+    const within = new Map(ids.map((id) => [id, (taskGraph.dependencies[id] ?? []).map((edge) => (typeof edge === 'string' ? edge : edge.id)).filter((dep) => dep in taskGraph.tasks)]));
     const results: Record<string, BatchResult> = {};
     const started = new Set<string>();
     const runOne = async (id: string) => {
@@ -176,7 +176,7 @@ export function batchOf<O>(executor: (options: O, context: ExecutorContext) => P
           changed = false;
           for (const id of ids) {
             if (started.has(id)) continue;
-            const deps = within(id);
+            const deps = within.get(id)!;
             if (deps.some((dep) => results[dep] && !results[dep].success)) {
               started.add(id);
               results[id] = { success: false, status: 'skipped', terminalOutput: '' };
